@@ -1,0 +1,5 @@
+import sys
+
+from jaxlic.cli import main
+
+sys.exit(main())

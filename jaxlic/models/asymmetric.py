@@ -1,0 +1,178 @@
+"""The asymmetric learned image codec of Fu et al. 2022 (arXiv 2206.10618).
+
+::
+
+    x --g_a (3 MSRB)--> y --*--> y~ --h_a--> z --Q--> z^ --h_s--> phi
+            \\-> t --importance map--> m --/       |                  |
+    y~ --Q--> y^ --masked 5x5 ctx--> c --[c, phi]--> EP --> GMM(K=3) p(y^)
+    y^ --PQF--> y' --g_s (1 MSRB)--> x^
+
+Training uses additive uniform noise for Q (no straight-through estimator); coding uses
+rounding, with z rounded about the learned medians. Entry points for the coder:
+``analysis``, ``hyper_analysis``, ``hyper_synthesis``, ``mixture_at`` and ``synthesis``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+from jaxlic.entropy import factorized, gmm
+from jaxlic.entropy.factorized import EntropyBottleneck
+from jaxlic.entropy.gmm import EntropyParameters, Mixture, mixture_from_raw
+from jaxlic.layers.conv import MaskedConv, PostQuantFilter
+from jaxlic.models.config import ModelConfig
+from jaxlic.models.transforms import (
+    AnalysisTransform,
+    HyperAnalysis,
+    HyperSynthesis,
+    ImportanceMap,
+    SynthesisTransform,
+)
+from jaxlic.ops.quantize import add_uniform_noise, round_about
+
+ALIGNMENT = 64  # total down-sampling of the image to z
+
+
+def check_image_size(height: int, width: int) -> None:
+    """Raise ``ValueError`` unless both sides are positive multiples of 64."""
+    if height <= 0 or width <= 0 or height % ALIGNMENT or width % ALIGNMENT:
+        raise ValueError(
+            f"image size {height}x{width} is not a multiple of {ALIGNMENT}; pad it first "
+            "(jaxlic.Codec pads and crops automatically)")
+
+
+class AsymmetricModel(nn.Module):
+    """The whole model. ``dtype`` is the compute dtype of g_a, the importance map and g_s
+    (e.g. bfloat16 for training); the hyperprior, context model, entropy parameters and
+    all likelihoods always run in float32."""
+
+    config: ModelConfig
+    dtype: Any = jnp.float32
+
+    def setup(self):
+        cfg, n = self.config, self.config.latent_channels
+        self.g_a = AnalysisTransform(n, dtype=self.dtype)
+        if cfg.importance_map:
+            self.importance_map = ImportanceMap(n, dtype=self.dtype)
+        self.h_a = HyperAnalysis(n)
+        self.h_s = HyperSynthesis(n)
+        self.context = MaskedConv(n, 2 * n, cfg.context_kernel)
+        self.entropy_parameters = EntropyParameters(n, cfg.mixture_components, cfg.ep_hidden)
+        self.entropy_bottleneck = EntropyBottleneck(n)
+        if cfg.use_pqf:
+            self.pqf = PostQuantFilter(dtype=self.dtype)
+        self.g_s = SynthesisTransform(n, dtype=self.dtype)
+
+    # -- entry points ---------------------------------------------------------------
+
+    def analysis(self, x: jax.Array) -> jax.Array:
+        """Masked latent ``y~ = g_a(x) * m``: ``[B, H, W, 3] in [0, 1] -> [B, H/16, W/16, N]``."""
+        check_image_size(x.shape[1], x.shape[2])
+        y, t = self.g_a(x.astype(self.dtype))
+        if self.config.importance_map:
+            y = y * self.importance_map(t)
+        return y.astype(jnp.float32)
+
+    def hyper_analysis(self, y_tilde: jax.Array) -> jax.Array:
+        """``z = h_a(y~)``: ``[B, h, w, N] -> [B, h/4, w/4, N]``."""
+        return self.h_a(y_tilde)
+
+    def hyper_synthesis(self, z_hat: jax.Array) -> jax.Array:
+        """``phi = h_s(z^)``: ``[B, h, w, N] -> [B, 4h, 4w, 2N]``."""
+        return self.h_s(z_hat)
+
+    def z_medians(self) -> jax.Array:
+        """Per-channel medians of the factorised prior, ``[N]``."""
+        return factorized.medians(self.entropy_bottleneck.density)
+
+    def mixture(self, y_hat: jax.Array, phi: jax.Array) -> Mixture:
+        """GMM parameters for a whole latent with the full masked convolution (training).
+
+        ``y^ [B, h, w, N], phi [B, h, w, 2N] -> Mixture of [B, h, w, K, N]``.
+        """
+        ctx = self.context(y_hat)
+        return self._mixture(jnp.concatenate([ctx, phi], axis=-1))
+
+    def mixture_at(self, taps: jax.Array, phi: jax.Array) -> Mixture:
+        """GMM parameters at P positions from their causal neighbours (coding).
+
+        ``taps [P, T, N]`` (see ``MaskedConv.from_taps``), ``phi [P, 2N]`` ->
+        ``Mixture`` of ``[P, K, N]``. Encoder and decoder both call this, never the
+        full-tensor convolution, so that their probabilities are bit-identical.
+        """
+        ctx = self.context.from_taps(taps)
+        return self._mixture(jnp.concatenate([ctx, phi], axis=-1))
+
+    def _mixture(self, features: jax.Array) -> Mixture:
+        raw = self.entropy_parameters(features)
+        return mixture_from_raw(raw, self.config.mixture_components, self.config.scale_bound)
+
+    def filter_latent(self, y_hat: jax.Array) -> jax.Array:
+        """PQF output ``y'`` (or ``y^`` itself when the filter is disabled). ``[B, h, w, N]``."""
+        return self.pqf(y_hat.astype(self.dtype)) if self.config.use_pqf else y_hat
+
+    def synthesis(self, y_hat: jax.Array) -> jax.Array:
+        """``x^ = g_s(PQF(y^))``, ``[B, h, w, N] -> [B, 16h, 16w, 3]``, float32, not clipped."""
+        return self.g_s(self.filter_latent(y_hat).astype(self.dtype)).astype(jnp.float32)
+
+    # -- training / estimation forward pass ------------------------------------------
+
+    def __call__(self, x: jax.Array, train: bool = True,
+                 example_ids: jax.Array | None = None) -> dict[str, Any]:
+        """Forward pass with the rate proxy.
+
+        Args:
+          x: ``[B, H, W, 3]`` images in [0, 1]; H and W multiples of 64.
+          train: additive uniform noise (needs the ``"noise"`` RNG stream) when True;
+            rounding (z about its medians) when False, for estimated rates.
+          example_ids: optional ``[B]`` integer ids; when given, each example's noise
+            depends only on the noise key and its id, so a batch split across devices
+            sees the same noise as on one device.
+
+        Returns:
+          ``x_hat [B, H, W, 3]``; ``likelihoods`` with ``y [B, H/16, W/16, N]`` and
+          ``z [B, H/64, W/64, N]`` (bin masses, bounded below); ``pq_loss``, the mean
+          squared error of the PQF output against y~ (gradient reaches the PQF only).
+        """
+        cfg = self.config
+        y_tilde = self.analysis(x)
+        if train and cfg.clip_latent:
+            y_tilde = jnp.clip(y_tilde, -255.0, 256.0)
+        hyper_in = jax.lax.stop_gradient(y_tilde) if cfg.stop_gradient_hyper else y_tilde
+        z = self.hyper_analysis(hyper_in)
+        if train:
+            z_hat = add_uniform_noise(z, self.make_rng("noise"), example_ids)
+            y_hat = add_uniform_noise(y_tilde, self.make_rng("noise"), example_ids)
+        else:
+            z_hat = round_about(z, self.z_medians())
+            y_hat = round_about(y_tilde)
+        z_likelihood = self.entropy_bottleneck(z_hat)
+        phi = self.hyper_synthesis(z_hat)
+        y_likelihood = gmm.likelihood(y_hat, self.mixture(y_hat, phi))
+        x_hat = self.synthesis(y_hat)
+        if cfg.use_pqf:
+            filtered = self.filter_latent(jax.lax.stop_gradient(y_hat)).astype(jnp.float32)
+            pq_loss = jnp.mean(jnp.square(filtered - jax.lax.stop_gradient(y_tilde)))
+        else:
+            pq_loss = jnp.zeros((), jnp.float32)
+        return {
+            "x_hat": x_hat,
+            "likelihoods": {"y": y_likelihood, "z": z_likelihood},
+            "pq_loss": pq_loss,
+        }
+
+
+def init_params(config: ModelConfig, rng: jax.Array) -> dict:
+    """Initialise all parameters for ``config`` from a PRNG key.
+
+    Shapes are inferred abstractly (``lazy_init``), so no forward pass is computed; the
+    parameters do not depend on any image size. Returns the ``params`` collection.
+    """
+    model = AsymmetricModel(config)
+    x = jax.ShapeDtypeStruct((1, ALIGNMENT, ALIGNMENT, 3), jnp.float32)
+    variables = jax.jit(lambda k: model.lazy_init({"params": k, "noise": k}, x))(rng)
+    return jax.device_get(variables["params"])

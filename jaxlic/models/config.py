@@ -1,0 +1,74 @@
+"""Model hyperparameters: a frozen dataclass with the paper's presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Hyperparameters of the asymmetric codec (spec sections 3 and 9).
+
+    Attributes:
+      latent_channels: N, channels of y and z (128 at low rates, 256 at high rates).
+      ep_hidden: width of the entropy-parameter head (640 in the paper for both N).
+      mixture_components: K of the Gaussian mixture.
+      context_kernel: size of the type-A masked context convolution.
+      importance_map: multiply y by the learned importance map (spec 3.2).
+      use_pqf: apply the post-quantisation filter before g_s (spec 3.8; the released
+        code has none).
+      clip_latent: clip y_tilde to [-255, 256] in training (Cheng's quirk, spec A10).
+      stop_gradient_hyper: stop the gradient at the input of h_a in training (spec A10).
+      scale_bound: lower bound of the mixture scales (spec A11).
+    """
+
+    latent_channels: int = 128
+    ep_hidden: int = 640
+    mixture_components: int = 3
+    context_kernel: int = 5
+    importance_map: bool = True
+    use_pqf: bool = True
+    clip_latent: bool = True
+    stop_gradient_hyper: bool = True
+    scale_bound: float = 0.11
+
+    def __post_init__(self):
+        if self.latent_channels < 2 or self.latent_channels % 2:
+            raise ValueError(f"latent_channels must be even and >= 2, got {self.latent_channels}")
+        if self.context_kernel % 2 == 0:
+            raise ValueError(f"context_kernel must be odd, got {self.context_kernel}")
+
+    @classmethod
+    def n128(cls) -> "ModelConfig":
+        """Low-rate model of the paper (lambda 0.0016 to 0.0075; MS-SSIM 12, 40)."""
+        return cls(latent_channels=128)
+
+    @classmethod
+    def n256(cls) -> "ModelConfig":
+        """High-rate model of the paper (lambda 0.015 to 0.045; MS-SSIM 80, 120)."""
+        return cls(latent_channels=256)
+
+    @classmethod
+    def tiny(cls) -> "ModelConfig":
+        """A few-hundred-thousand-parameter model for tests and CPU smoke runs."""
+        return cls(latent_channels=16, ep_hidden=48)
+
+    @classmethod
+    def preset(cls, name: str) -> "ModelConfig":
+        """``"n128"``, ``"n256"`` or ``"tiny"``."""
+        presets = {"n128": cls.n128, "n256": cls.n256, "tiny": cls.tiny}
+        if name not in presets:
+            raise ValueError(f"unknown model preset {name!r}; choose from {sorted(presets)}")
+        return presets[name]()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - fields
+        if unknown:
+            raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
+        return cls(**d)

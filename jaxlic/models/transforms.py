@@ -1,0 +1,113 @@
+"""The four transforms of the asymmetric codec (spec sections 3.1, 3.2, 3.3, 3.5, 3.9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+from jaxlic.layers import init
+from jaxlic.layers import GDN, MSRB, AttentionModule, DownBlock, ResidualUnit, UpBlock
+from jaxlic.layers.conv import conv, depth_to_space, leaky_relu
+
+
+class AnalysisTransform(nn.Module):
+    """g_a with three MSRBs: ``[B, H, W, 3] -> (y [B, H/16, W/16, N], t [B, H/8, W/8, N])``.
+
+    ``t`` is the output of the third MSRB, which also feeds the importance map.
+    """
+
+    channels: int
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        n, dt = self.channels, self.dtype
+        h = DownBlock(n, dtype=dt)(x)
+        h = MSRB(dtype=dt)(h)
+        h = DownBlock(n, dtype=dt)(h)
+        h = AttentionModule(dtype=dt)(h)
+        h = MSRB(dtype=dt)(h)
+        h = DownBlock(n, dtype=dt)(h)
+        t = MSRB(dtype=dt)(h)
+        # The code's last conv has neither bias nor GDN (spec D2).
+        y = conv(n, 3, stride=2, use_bias=False, dtype=dt)(t)
+        return AttentionModule(dtype=dt)(y), t
+
+
+class ImportanceMap(nn.Module):
+    """``t [B, H/8, W/8, N] -> m [B, H/16, W/16, N]`` in (-1/2, 1/2): softsign(tanh(.)).
+
+    conv3x3/2 + GDN, three RU_3 with a long skip around them (spec 3.2, D3-D5).
+    """
+
+    channels: int
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, t: jax.Array) -> jax.Array:
+        h = GDN()(conv(self.channels, 3, stride=2, dtype=self.dtype)(t))
+        w = h
+        for _ in range(3):
+            w = ResidualUnit(3, dtype=self.dtype)(w)
+        return nn.soft_sign(jnp.tanh(h + w))
+
+
+class HyperAnalysis(nn.Module):
+    """h_a: five 3x3 convs (strides 1, 1, 2, 1, 2). ``[B, h, w, N] -> [B, h/4, w/4, N]``."""
+
+    channels: int
+
+    @nn.compact
+    def __call__(self, y: jax.Array) -> jax.Array:
+        h = y
+        for stride in (1, 1, 2, 1):
+            h = leaky_relu(conv(self.channels, 3, stride=stride)(h))
+        return conv(self.channels, 3, stride=2)(h)
+
+
+def up_conv(features: int) -> nn.ConvTranspose:
+    """3x3 transposed conv producing exactly twice the input size."""
+    return nn.ConvTranspose(features, (3, 3), strides=(2, 2), padding="SAME",
+                            kernel_init=init.lecun_normal())
+
+
+class HyperSynthesis(nn.Module):
+    """h_s: conv, up-conv x2, conv to 1.5N, up-conv x2, conv to 2N (no final activation).
+
+    ``[B, h, w, N] -> [B, 4h, 4w, 2N]``.
+    """
+
+    channels: int
+
+    @nn.compact
+    def __call__(self, z: jax.Array) -> jax.Array:
+        n, mid = self.channels, (3 * self.channels) // 2
+        h = leaky_relu(conv(n, 3)(z))
+        h = leaky_relu(up_conv(n)(h))
+        h = leaky_relu(conv(mid, 3)(h))
+        h = leaky_relu(up_conv(mid)(h))
+        return conv(2 * n, 3)(h)
+
+
+class SynthesisTransform(nn.Module):
+    """g_s with one MSRB: ``[B, H/16, W/16, N] -> [B, H, W, 3]`` (not clipped).
+
+    AM, UB, UB, AM, MSRB (the only decoder MSRB, spec A4), UB, conv3x3 to 12, d2s.
+    """
+
+    channels: int
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, y: jax.Array) -> jax.Array:
+        dt = self.dtype
+        h = AttentionModule(dtype=dt)(y)
+        h = UpBlock(dtype=dt)(h)
+        h = UpBlock(dtype=dt)(h)
+        h = AttentionModule(dtype=dt)(h)
+        h = MSRB(dtype=dt)(h)
+        h = UpBlock(dtype=dt)(h)
+        return depth_to_space(conv(12, 3, dtype=dt)(h))

@@ -1,0 +1,103 @@
+"""The pure training step: ``train_step(state, batch, rng) -> (new_state, metrics)``."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxlic.entropy import factorized
+from jaxlic.losses import rd_loss
+from jaxlic.models import AsymmetricModel
+from jaxlic.training.optim import pq_weight
+
+
+@flax.struct.dataclass
+class TrainState:
+    """Everything that changes during training.
+
+    ``bad_step`` is the first step whose loss or gradients were not finite (-1 if none);
+    such steps leave parameters and optimiser state unchanged.
+    """
+
+    step: jax.Array
+    params: Any
+    opt_state: Any
+    bad_step: jax.Array
+
+    @classmethod
+    def create(cls, params: Any, tx: optax.GradientTransformation) -> "TrainState":
+        return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
+                   bad_step=jnp.full((), -1, jnp.int32))
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+    """What the step optimises: ``lmbda * D + R + pq_weight(step) * L_PQ`` (+ aux loss)."""
+
+    lmbda: float
+    distortion: str = "mse"
+    pq_steps: int = 20_000
+
+
+def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
+               model: AsymmetricModel, tx: optax.GradientTransformation, loss: LossConfig,
+               axis_name: str | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One optimisation step on ``batch [B, H, W, 3]`` in [0, 1].
+
+    The noise key is ``fold_in(rng, step)`` and each example's noise depends on its
+    global index, so a restart and any split of the batch across devices reproduce the
+    same step. With ``axis_name`` (inside ``pmap``), gradients and metrics are averaged
+    over that axis. Returns the new state and scalar metrics (``loss``, ``bpp``,
+    ``bpp_y``, ``bpp_z``, ``mse``, ``psnr``, ``aux_loss``, ``lr``-free; see ``rd_loss``).
+    """
+    local_batch = batch.shape[0]
+    offset = jax.lax.axis_index(axis_name) * local_batch if axis_name else 0
+    example_ids = offset + jnp.arange(local_batch)
+    noise_rng = jax.random.fold_in(rng, state.step)
+    weight = pq_weight(state.step, loss.pq_steps)
+
+    def loss_fn(params):
+        outputs = model.apply({"params": params}, batch, train=True,
+                              example_ids=example_ids, rngs={"noise": noise_rng})
+        value, metrics = rd_loss(batch, outputs, loss.lmbda, loss.distortion, weight)
+        aux = factorized.aux_loss(params["entropy_bottleneck"])
+        metrics["aux_loss"] = aux
+        return value + aux, metrics
+
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params)
+    if axis_name:
+        grads = jax.lax.pmean(grads, axis_name)
+        metrics = jax.lax.pmean(metrics, axis_name)
+    # One scalar decides: the squared norm is finite iff every gradient entry is.
+    grad_sq = sum(jnp.sum(jnp.square(g)) for g in jax.tree_util.tree_leaves(grads))
+    finite = jnp.isfinite(metrics["loss"]) & jnp.isfinite(grad_sq)
+
+    def apply(operands):
+        params, opt_state = operands
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    params, opt_state = jax.lax.cond(finite, apply, lambda operands: operands,
+                                     (state.params, state.opt_state))
+    new_state = TrainState(
+        step=state.step + 1,
+        params=params,
+        opt_state=opt_state,
+        bad_step=jnp.where((state.bad_step < 0) & ~finite, state.step, state.bad_step),
+    )
+    return new_state, metrics
+
+
+def make_train_step(model: AsymmetricModel, tx: optax.GradientTransformation,
+                    loss: LossConfig, axis_name: str | None = None) -> Callable:
+    """``train_step`` with its static arguments bound: ``(state, batch, rng) -> (state, metrics)``.
+
+    Wrap it once with ``jax.jit(..., donate_argnums=0)`` or ``jax.pmap(..., axis_name=...)``.
+    """
+    return functools.partial(train_step, model=model, tx=tx, loss=loss, axis_name=axis_name)

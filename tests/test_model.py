@@ -1,0 +1,77 @@
+"""The whole model: parameter counts (spec 3.10), shapes, size checks, complexity report."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jaxlic import AsymmetricModel, ModelConfig
+from jaxlic.cli import main as cli_main
+from jaxlic.models.complexity import parameter_counts
+
+
+@pytest.mark.parametrize("preset, expected", [("n128", 11.36e6), ("n256", 41.99e6)])
+def test_parameter_count_matches_spec(preset, expected):
+    total = sum(parameter_counts(ModelConfig.preset(preset)).values())
+    assert abs(total - expected) / expected < 0.01
+
+
+def test_component_counts_n128():
+    counts = parameter_counts(ModelConfig.n128())
+    assert counts["entropy_bottleneck"] == 46 * 128
+    assert counts["pqf"] == 10 * 128
+    assert counts["context"] == 25 * 128 * 256 + 256
+    assert counts["entropy_parameters"] == 512 * 640 + 640 + 640 * 640 + 640 + 640 * 1152
+
+
+@pytest.mark.parametrize("h, w", [(64, 64), (128, 192)])
+def test_forward_shapes(tiny_config, tiny_params, h, w):
+    model = AsymmetricModel(tiny_config)
+    x = jnp.zeros((2, h, w, 3))
+    out = jax.eval_shape(lambda p, x: model.apply({"params": p}, x, rngs={"noise": jax.random.PRNGKey(0)}),
+                         tiny_params, x)
+    n = tiny_config.latent_channels
+    assert out["x_hat"].shape == (2, h, w, 3)
+    assert out["likelihoods"]["y"].shape == (2, h // 16, w // 16, n)
+    assert out["likelihoods"]["z"].shape == (2, h // 64, w // 64, n)
+    assert out["pq_loss"].shape == ()
+
+
+def test_forward_values_are_sane(tiny_config, tiny_params):
+    model = AsymmetricModel(tiny_config)
+    x = jax.random.uniform(jax.random.PRNGKey(0), (1, 64, 64, 3))
+    out = model.apply({"params": tiny_params}, x, train=False)
+    for lik in out["likelihoods"].values():
+        assert bool(jnp.all((lik > 0) & (lik <= 1)))
+    assert bool(jnp.all(jnp.isfinite(out["x_hat"])))
+
+
+@pytest.mark.parametrize("h, w", [(65, 64), (64, 100), (32, 32)])
+def test_sizes_not_multiple_of_64_are_rejected(tiny_config, tiny_params, h, w):
+    model = AsymmetricModel(tiny_config)
+    with pytest.raises(ValueError, match="multiple of 64"):
+        model.apply({"params": tiny_params}, jnp.zeros((1, h, w, 3)), train=False)
+
+
+def test_config_presets_and_roundtrip():
+    assert ModelConfig.n128().latent_channels == 128
+    assert ModelConfig.n256().latent_channels == 256
+    cfg = ModelConfig.tiny()
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError):
+        ModelConfig.preset("n512")
+    with pytest.raises(ValueError):
+        ModelConfig(latent_channels=7)
+
+
+def test_info_cli_json(capsys):
+    assert cli_main(["info", "--config", "n128", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["parameters"]["total"] == sum(
+        v for k, v in info["parameters"].items() if k != "total")
+    macs = info["macs_per_pixel"]
+    # spec 3.10: g_a about 91 GMAC and g_s about 61 GMAC (conv only) on 768x512
+    assert 225e3 < macs["g_a"] < 260e3
+    assert 150e3 < macs["g_s"] < 175e3
+    assert macs["encoder"] > macs["decoder"]

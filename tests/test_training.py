@@ -1,0 +1,61 @@
+"""The jitted train step: it learns, schedules are right, bad steps are caught."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxlic import AsymmetricModel
+from jaxlic.training import (
+    LossConfig, TrainState, halving_schedule, make_optimizer, make_train_step, param_labels,
+    pq_weight)
+
+
+def test_halving_schedule_and_pq_weight():
+    lr = halving_schedule(1e-4)
+    assert float(lr(0)) == pytest.approx(1e-4)
+    assert float(lr(849_999)) == pytest.approx(1e-4)
+    assert float(lr(850_000)) == pytest.approx(5e-5)
+    assert float(lr(1_449_999)) == pytest.approx(1e-4 / 64)
+    assert float(lr(1_450_000)) == pytest.approx(1e-4 / 128)
+    assert float(pq_weight(19_999)) == 1.0 and float(pq_weight(20_000)) == 0.0
+
+
+def test_quantiles_use_the_aux_optimizer(tiny_params):
+    labels = param_labels(tiny_params)
+    assert labels["entropy_bottleneck"]["quantiles"] == "aux"
+    assert labels["entropy_bottleneck"]["matrix_0"] == "main"
+    assert labels["g_a"]["DownBlock_0"]["Conv_0"]["kernel"] == "main"
+
+
+def test_tiny_model_overfits_one_image(tiny_config, tiny_params, kodak_image):
+    model = AsymmetricModel(tiny_config)
+    tx = make_optimizer(halving_schedule(1e-3))
+    step = jax.jit(make_train_step(model, tx, LossConfig(lmbda=0.01)))
+    state = TrainState.create(tiny_params, tx)
+    batch = jnp.asarray(kodak_image[None, 200:264, 300:364] / 255.0, jnp.float32)
+    rng = jax.random.PRNGKey(0)
+    losses = []
+    for _ in range(200):
+        state, metrics = step(state, batch, rng)
+        losses.append(metrics["loss"])
+    losses = np.asarray(jax.device_get(losses))
+    assert np.all(np.isfinite(losses))
+    first, last = losses[:5].mean(), losses[-5:].mean()
+    assert last < 0.7 * first, (first, last)
+    assert int(state.step) == 200 and int(state.bad_step) == -1
+
+
+def test_non_finite_step_is_skipped_and_recorded(tiny_config, tiny_params):
+    model = AsymmetricModel(tiny_config)
+    tx = make_optimizer(halving_schedule(1e-3))
+    step = jax.jit(make_train_step(model, tx, LossConfig(lmbda=0.01)))
+    state = TrainState.create(tiny_params, tx)
+    good = jnp.full((1, 64, 64, 3), 0.5)
+    state, _ = step(state, good, jax.random.PRNGKey(0))
+    bad = good.at[0, 0, 0, 0].set(jnp.nan)
+    new, metrics = step(state, bad, jax.random.PRNGKey(0))
+    assert not np.isfinite(float(metrics["loss"]))
+    assert int(new.bad_step) == 1 and int(new.step) == 2
+    same = jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)), new.params, state.params)
+    assert all(jax.tree_util.tree_leaves(same))
