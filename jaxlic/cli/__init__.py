@@ -7,7 +7,7 @@ import argparse
 import importlib
 
 
-SUBCOMMANDS = ("info",)
+SUBCOMMANDS = ("info", "compress", "decompress", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

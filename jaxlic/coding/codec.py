@@ -1,0 +1,337 @@
+"""``Codec``: compress images to bytes and back, with real range-coded bitstreams.
+
+Encoder::
+
+    pad -> g_a -> y~ -> h_a -> z -> round about medians -> z stream -> z^ -> h_s -> phi
+    y^ = round(y~) -> per wavefront: GMM tables from (causal taps, phi) -> y stream
+
+Decoder: z stream -> z^ -> h_s -> phi -> per wavefront: the same tables from the already
+decoded taps -> y^ -> PQF -> g_s -> clip, round, crop.
+
+Probabilities are computed by one jitted function, ``mixture_at`` followed by integer
+quantisation, called with identical shapes and inputs on both sides, so encoder and
+decoder agree bit for bit (on the same machine and software).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlic.coding import bitstream, weights
+from jaxlic.coding.errors import BitstreamError
+from jaxlic.coding.range_coder import MAX_ESCAPE, Decoder, Encoder
+from jaxlic.coding.tables import ZTables, build_z_tables, mixture_frequencies
+from jaxlic.coding.wavefront import TapGatherer, Wavefronts, wavefronts
+from jaxlic.images import to_rgb
+from jaxlic.models import ALIGNMENT, AsymmetricModel, ModelConfig, init_params
+
+RADII = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # y alphabet radii (one program each)
+MAX_LATENT = 1 << 24  # largest |y^| or |z^ - median| a file may carry
+DOWNSAMPLING = 16  # image pixels per y position along each side
+
+
+def _zigzag(v: np.ndarray) -> np.ndarray:
+    return np.where(v >= 0, 2 * v, -2 * v - 1)
+
+
+def _unzigzag(u: np.ndarray) -> np.ndarray:
+    return np.where(u % 2 == 0, u // 2, -(u + 1) // 2)
+
+
+def _padded_size(height: int, width: int) -> tuple[int, int]:
+    return -(-height // ALIGNMENT) * ALIGNMENT, -(-width // ALIGNMENT) * ALIGNMENT
+
+
+@contextmanager
+def _stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
+    """Add the wall time of the block to ``timings[name]`` (seconds), if timings is given."""
+    start = time.perf_counter()
+    yield
+    if timings is not None:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
+class Codec:
+    """A model configuration, its parameters and the derived coding tables.
+
+    ``compress(image) -> bytes`` and ``decompress(bytes) -> image`` work on uint8
+    ``[H, W, 3]`` arrays of any size (grayscale and RGBA inputs are converted). Every
+    malformed input to ``decompress`` raises ``jaxlic.BitstreamError``.
+    """
+
+    def __init__(self, config: ModelConfig, params: Any, z_tables: ZTables | None = None):
+        self.config = config
+        self.params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
+        if z_tables is None:
+            z_tables = build_z_tables(self.params["entropy_bottleneck"])
+        self.z_tables = z_tables
+        self.model_id = weights.model_id(config, self.params, z_tables.arrays())
+        self._medians = np.asarray(self.params["entropy_bottleneck"]["quantiles"][:, 1],
+                                   np.float32)
+        model = AsymmetricModel(config)
+
+        def method(fn):
+            return jax.jit(lambda p, *args: model.apply({"params": p}, *args, method=fn))
+
+        self._analysis = method(AsymmetricModel.analysis)
+        self._hyper_analysis = method(AsymmetricModel.hyper_analysis)
+        self._hyper_synthesis = method(AsymmetricModel.hyper_synthesis)
+        self._synthesis = method(AsymmetricModel.synthesis)
+        # The per-step program only needs these two parameter subtrees; passing the whole
+        # tree would cost ~1 ms of pytree flattening per call.
+        self._coding_params = {k: self.params[k] for k in ("context", "entropy_parameters")}
+        self._tables = jax.jit(
+            lambda p, taps, phi, radius: mixture_frequencies(
+                model.apply({"params": p}, taps, phi, method=AsymmetricModel.mixture_at), radius),
+            static_argnums=3)
+
+    # -- construction and persistence -------------------------------------------------
+
+    @classmethod
+    def random(cls, config: ModelConfig, seed: int = 0) -> "Codec":
+        """An untrained codec with freshly initialised parameters (tests, research)."""
+        return cls(config, init_params(config, jax.random.PRNGKey(seed)))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, config: ModelConfig | None = None) -> "Codec":
+        """Load a weights file; with ``config``, refuse a file of another configuration."""
+        file_config, params, tables, _ = weights.load(path)
+        if config is not None and config != file_config:
+            raise weights.WeightsError(
+                f"{path} holds weights for {file_config}, not for the requested {config}")
+        try:
+            z_tables = ZTables(**tables)
+        except TypeError as e:
+            raise weights.WeightsError(f"{path}: bad coding tables: {e}") from e
+        return cls(file_config, params, z_tables)
+
+    def save(self, path: str | os.PathLike, half_precision: bool = False,
+             extra: dict[str, Any] | None = None) -> None:
+        """Write the weights file. ``half_precision`` stores float16 parameters (the tables
+        are rebuilt from the rounded values, so the file describes the codec it loads as).
+        ``extra`` adds JSON metadata (e.g. training provenance)."""
+        codec = self
+        if half_precision:
+            rounded = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float16), self.params)
+            codec = Codec(self.config, rounded)
+        weights.save(path, codec.config, codec.params, codec.z_tables.arrays(),
+                     "float16" if half_precision else "float32", extra)
+
+    # -- public coding API ------------------------------------------------------------
+
+    def compress(self, image: np.ndarray, timings: dict[str, float] | None = None) -> bytes:
+        """Compress a uint8 image; ``timings`` (if given) receives seconds per stage."""
+        return self.compress_batch([image], timings)[0]
+
+    def decompress(self, data: bytes, timings: dict[str, float] | None = None) -> np.ndarray:
+        """Decode a file written by ``compress`` with the same weights: uint8 ``[H, W, 3]``."""
+        return self.decompress_batch([data], timings)[0]
+
+    def latents(self, image: np.ndarray) -> np.ndarray:
+        """The quantised latent ``y^`` (int64 ``[h, w, N]``) that ``compress`` codes."""
+        image = to_rgb(image)
+        x = _pad(image, _padded_size(*image.shape[:2]))[None].astype(np.float32) / 255.0
+        return np.floor(np.asarray(self._analysis(self.params, jnp.asarray(x)))[0] + 0.5
+                        ).astype(np.int64)
+
+    def decode_latents(self, data: bytes) -> np.ndarray:
+        """The latent ``y^`` (int64 ``[h, w, N]``) a file decodes to, before synthesis."""
+        return self._decode_latents(data, None)[0]
+
+    def compress_batch(self, images: Sequence[np.ndarray],
+                       timings: dict[str, float] | None = None) -> list[bytes]:
+        """Compress several images; same-size images share batched transforms."""
+        images = [to_rgb(im) for im in images]
+        out: list[bytes | None] = [None] * len(images)
+        for shape, indices in _group_by(images, lambda im: im.shape[:2]).items():
+            padded = _padded_size(*shape)
+            x = np.stack([_pad(images[i], padded) for i in indices]).astype(np.float32) / 255.0
+            with _stage(timings, "analysis"):
+                y_tilde = self._analysis(self.params, jnp.asarray(x))
+                z = np.asarray(self._hyper_analysis(self.params, y_tilde))
+                y_tilde = np.asarray(y_tilde)
+            for j, i in enumerate(indices):
+                out[i] = self._encode_latents(y_tilde[j], z[j], shape, timings)
+        return out
+
+    def decompress_batch(self, files: Sequence[bytes],
+                         timings: dict[str, float] | None = None) -> list[np.ndarray]:
+        """Decode several files; same-size images share a batched synthesis transform."""
+        decoded = [self._decode_latents(f, timings) for f in files]
+        out: list[np.ndarray | None] = [None] * len(files)
+        for shape, indices in _group_by(decoded, lambda d: d[1]).items():
+            y_hat = np.stack([decoded[i][0] for i in indices]).astype(np.float32)
+            with _stage(timings, "synthesis"):
+                x_hat = np.asarray(self._synthesis(self.params, jnp.asarray(y_hat)))
+            pixels = np.clip(np.nan_to_num(x_hat[:, : shape[0], : shape[1]]), 0.0, 1.0)
+            for j, i in enumerate(indices):
+                out[i] = np.round(pixels[j] * 255.0).astype(np.uint8)
+        return out
+
+    # -- the two streams --------------------------------------------------------------
+
+    def _encode_latents(self, y_tilde: np.ndarray, z: np.ndarray, size: tuple[int, int],
+                        timings: dict[str, float] | None) -> bytes:
+        if not (np.all(np.isfinite(y_tilde)) and np.all(np.isfinite(z))):
+            raise ValueError("the model produced non-finite latents for this image")
+        with _stage(timings, "z_coding"):
+            v = np.floor(z - self._medians + 0.5)
+            if np.abs(v).max(initial=0) > MAX_LATENT:
+                raise ValueError("hyper latent out of the codable range")
+            z_bytes, z_hat = self._code_z(Encoder(), v.astype(np.int64))
+        with _stage(timings, "hyper_synthesis"):
+            phi = np.asarray(self._hyper_synthesis(self.params, jnp.asarray(z_hat[None])))[0]
+        with _stage(timings, "y_coding"):
+            y_hat = np.floor(y_tilde + 0.5)
+            if np.abs(y_hat).max(initial=0) > MAX_LATENT:
+                raise ValueError("latent out of the codable range")
+            y_hat = y_hat.astype(np.int64)
+            coded = np.any(y_hat != 0, axis=(0, 1))
+            minmax = int(np.abs(y_hat).max(initial=0))
+            radius = next((r for r in RADII if r >= minmax), RADII[-1])
+            header = bitstream.Header(self.model_id, size[0], size[1],
+                                      self.config.latent_channels, radius,
+                                      minmax > radius, coded)
+            y_bytes = self._encode_y(header, phi, y_hat)
+        return bitstream.pack(header, z_bytes, y_bytes)
+
+    def _decode_latents(self, data: bytes, timings: dict[str, float] | None
+                        ) -> tuple[np.ndarray, tuple[int, int]]:
+        """``(y_hat [h, w, N] int64, (height, width))`` of one file."""
+        header, z_bytes, y_bytes = bitstream.unpack(data)
+        if header.model_id != self.model_id:
+            raise BitstreamError(
+                f"file was written by model {header.model_id.hex()}, but these weights are "
+                f"model {self.model_id.hex()}: decode it with the weights that wrote it")
+        if header.channels != self.config.latent_channels or header.radius not in RADII:
+            raise BitstreamError(f"header does not fit this model (N={header.channels}, "
+                                 f"radius={header.radius})")
+        height, width = _padded_size(header.height, header.width)
+        with _stage(timings, "z_coding"):
+            shape = (height // ALIGNMENT, width // ALIGNMENT, self.config.latent_channels)
+            _, z_hat = self._code_z(Decoder(z_bytes), None, shape)
+        with _stage(timings, "hyper_synthesis"):
+            phi = np.asarray(self._hyper_synthesis(self.params, jnp.asarray(z_hat[None])))[0]
+        with _stage(timings, "y_coding"):
+            y_hat = self._decode_y(header, phi, y_bytes)
+        return y_hat, (header.height, header.width)
+
+    def _code_z(self, coder: Encoder | Decoder, v: np.ndarray | None,
+                shape: tuple[int, ...] | None = None) -> tuple[bytes, np.ndarray]:
+        """Code (``v`` given) or decode the hyper latent; returns the bytes written (empty
+        when decoding) and ``z_hat = v + median`` as float32 ``[hz, wz, N]``."""
+        t = self.z_tables
+        shape = v.shape if v is not None else shape
+        channel = np.broadcast_to(np.arange(shape[-1]), shape).ravel()
+        freqs = t.frequencies[channel]
+        escape = t.frequencies.shape[1] - 1
+        if v is not None:
+            flat = v.ravel()
+            index = flat - t.offsets[channel]
+            inside = (index >= 0) & (index < t.lengths[channel])
+            coder.encode(np.where(inside, index, escape), freqs)
+            coder.encode_unbounded(_zigzag(flat[~inside]))
+            data = coder.to_bytes()
+        else:
+            symbols = coder.decode(freqs).astype(np.int64)
+            outside = (symbols >= t.lengths[channel]) | (symbols < 0)
+            flat = symbols + t.offsets[channel]
+            flat[outside] = _unzigzag(coder.decode_unbounded(int(outside.sum())))
+            if np.abs(flat).max(initial=0) > MAX_LATENT:
+                raise BitstreamError("hyper latent out of range: the file is corrupted")
+            data = b""
+        z_hat = (flat.reshape(shape).astype(np.float32) + self._medians).astype(np.float32)
+        return data, z_hat
+
+    def _encode_y(self, header: bitstream.Header, phi: np.ndarray, y_hat: np.ndarray) -> bytes:
+        """The y stream of ``y_hat [h, w, N]``, wavefront by wavefront."""
+        h, w, n = y_hat.shape
+        encoder = Encoder()
+        coded = np.flatnonzero(header.coded)
+        if coded.size:
+            taps = TapGatherer(h, w, n, self.config.context_kernel)
+            rows, cols = np.indices((h, w)).reshape(2, -1)
+            taps.write(rows, cols, y_hat[rows, cols].astype(np.float32))
+            schedule = wavefronts(h, w, self.config.context_kernel)
+            # Dispatch every step first (XLA runs them while the host codes earlier ones).
+            tables = [self._tables_at(schedule, t, taps, phi, header.radius)
+                      for t in range(schedule.steps)]
+            for t, freqs in enumerate(tables):
+                rows, cols = schedule.positions(t)
+                values = y_hat[rows, cols][:, coded]
+                self._encode_values(encoder, values, _select(freqs, len(rows), coded), header)
+        return encoder.to_bytes()
+
+    def _decode_y(self, header: bitstream.Header, phi: np.ndarray, data: bytes) -> np.ndarray:
+        """Decode ``y_hat [h, w, N]`` (int64) from the y stream."""
+        h, w, n = phi.shape[0], phi.shape[1], self.config.latent_channels
+        decoder = Decoder(data)
+        y_hat = np.zeros((h, w, n), np.int64)
+        coded = np.flatnonzero(header.coded)
+        if coded.size:
+            taps = TapGatherer(h, w, n, self.config.context_kernel)
+            schedule = wavefronts(h, w, self.config.context_kernel)
+            for t in range(schedule.steps):
+                rows, cols = schedule.positions(t)
+                freqs = _select(self._tables_at(schedule, t, taps, phi, header.radius),
+                                len(rows), coded)
+                block = y_hat[rows, cols]
+                block[:, coded] = self._decode_values(decoder, freqs, header).reshape(len(rows), -1)
+                y_hat[rows, cols] = block
+                taps.write(rows, cols, block.astype(np.float32))
+        return y_hat
+
+    def _tables_at(self, schedule: Wavefronts, t: int, taps: TapGatherer, phi: np.ndarray,
+                   radius: int) -> jax.Array:
+        """Integer tables ``[P, N, 2 radius + 1]`` of step ``t`` (padded positions included)."""
+        rows, cols = schedule.padded(t)
+        return self._tables(self._coding_params, taps.taps(rows, cols), phi[rows, cols], radius)
+
+    @staticmethod
+    def _encode_values(coder: Encoder, values: np.ndarray, freqs: np.ndarray,
+                       header: bitstream.Header) -> None:
+        r = header.radius
+        flat = values.ravel()
+        coder.encode(np.clip(flat, -r, r) + r, freqs)
+        if header.escapes:
+            edge = np.abs(flat) >= r
+            coder.encode_unbounded(np.abs(flat[edge]) - r)
+
+    @staticmethod
+    def _decode_values(coder: Decoder, freqs: np.ndarray, header: bitstream.Header) -> np.ndarray:
+        r = header.radius
+        values = coder.decode(freqs).astype(np.int64) - r
+        if header.escapes:
+            edge = np.abs(values) >= r
+            excess = coder.decode_unbounded(int(edge.sum()))
+            values[edge] += np.sign(values[edge]) * excess
+            if np.abs(values).max(initial=0) > MAX_LATENT:
+                raise BitstreamError("latent out of range: the file is corrupted")
+        return values
+
+
+def _pad(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Replicate-pad ``[H, W, 3]`` at the bottom and right to ``size``."""
+    return np.pad(image, ((0, size[0] - image.shape[0]), (0, size[1] - image.shape[1]), (0, 0)),
+                  mode="edge")
+
+
+def _select(freqs: jax.Array, count: int, coded: np.ndarray) -> np.ndarray:
+    """Rows of the real positions and coded channels: ``[count * len(coded), A]``."""
+    freqs = np.asarray(freqs)
+    return freqs[:count][:, coded].reshape(-1, freqs.shape[-1])
+
+
+def _group_by(items: Sequence[Any], key) -> dict[Any, list[int]]:
+    groups: dict[Any, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(key(item), []).append(i)
+    return groups

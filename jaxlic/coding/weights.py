@@ -1,0 +1,114 @@
+"""Release weights: one ``.npz`` file with the model configuration, the parameters and the
+integer coding tables; and the model identifier written into every bitstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxlic.models import ModelConfig, init_params
+
+FORMAT = "jaxlic-weights"
+VERSION = 1
+_META = "meta.json"
+_PARAMS = "params/"
+_TABLES = "tables/"
+
+
+class WeightsError(ValueError):
+    """A weights file is unreadable, of another format, or does not fit its configuration."""
+
+
+def _flatten(tree: Any) -> dict[str, np.ndarray]:
+    flat = {}
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        flat["/".join(str(k.key) for k in path)] = np.asarray(leaf)
+    return dict(sorted(flat.items()))
+
+
+def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Parameter path -> shape for ``config`` (computed abstractly)."""
+    shapes = jax.eval_shape(lambda: init_params(config, jax.random.PRNGKey(0)))
+    return {k: tuple(v.shape) for k, v in _flatten(shapes).items()}
+
+
+def _unflatten(flat: dict[str, np.ndarray]) -> dict:
+    tree: dict = {}
+    for key, value in flat.items():
+        node = tree
+        *parents, leaf = key.split("/")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return tree
+
+
+def model_id(config: ModelConfig, params: Any, tables: dict[str, np.ndarray]) -> bytes:
+    """8-byte identifier: SHA-256 of the configuration, float32 parameters and tables."""
+    h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    for key, value in _flatten(params).items():
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(value, "<f4").tobytes())
+    for key in sorted(tables):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(tables[key], "<i4").tobytes())
+    return h.digest()[:8]
+
+
+def save(path: str | os.PathLike, config: ModelConfig, params: Any,
+         tables: dict[str, np.ndarray], param_dtype: str = "float32",
+         extra: dict[str, Any] | None = None) -> None:
+    """Write one weights file (atomically: a temporary file renamed into place)."""
+    if param_dtype not in ("float32", "float16"):
+        raise ValueError(f"param_dtype must be float32 or float16, got {param_dtype!r}")
+    meta = {"format": FORMAT, "version": VERSION, "config": config.to_dict(),
+            "param_dtype": param_dtype, **(extra or {})}
+    arrays = {_META: np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)}
+    arrays.update({_PARAMS + k: v.astype(param_dtype) for k, v in _flatten(params).items()})
+    arrays.update({_TABLES + k: np.asarray(v, np.int32) for k, v in tables.items()})
+    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+
+
+def load(path: str | os.PathLike) -> tuple[ModelConfig, dict, dict[str, np.ndarray], dict]:
+    """Read a weights file: ``(config, float32 params, tables, meta)``.
+
+    Raises ``WeightsError`` if the file is unreadable, of another format or version, or
+    its parameters do not have exactly the shapes its configuration requires.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise WeightsError(f"cannot read weights file {path}: {e}") from e
+    if _META not in arrays:
+        raise WeightsError(f"{path} is not a jaxlic weights file (no {_META})")
+    try:
+        meta = json.loads(arrays.pop(_META).tobytes())
+        config = ModelConfig.from_dict(meta["config"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise WeightsError(f"{path}: bad metadata: {e}") from e
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise WeightsError(f"{path}: unsupported format {meta.get('format')} "
+                           f"version {meta.get('version')}")
+    flat = {k[len(_PARAMS):]: v.astype(np.float32) for k, v in arrays.items()
+            if k.startswith(_PARAMS)}
+    tables = {k[len(_TABLES):]: v for k, v in arrays.items() if k.startswith(_TABLES)}
+    expected = expected_shapes(config)
+    got = {k: v.shape for k, v in flat.items()}
+    if got != expected:
+        missing = sorted(set(expected) - set(got))[:3]
+        unexpected = sorted(set(got) - set(expected))[:3]
+        wrong = [k for k in expected if k in got and got[k] != expected[k]][:3]
+        raise WeightsError(f"{path}: parameters do not match its configuration {config}: "
+                           f"missing {missing}, unexpected {unexpected}, wrong shape {wrong}")
+    return config, _unflatten(flat), tables, meta
