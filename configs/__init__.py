@@ -1,0 +1,1 @@
+"""Training configurations: ``default.py`` and one file per paper setting (see README)."""

@@ -1,0 +1,73 @@
+"""Defaults of every training configuration: the paper's recipe (spec section 5.2).
+
+Each setting file imports this module and overrides a few fields, e.g.
+``paper_config("n128", "mse", 0.0032)``. Override any field on the command line:
+``--config=configs/n128_mse_0032.py --config.lmbda=0.004 --config.data.num_workers=8``.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import ml_collections
+from ml_collections import config_dict
+
+from jaxlic import ModelConfig
+
+# The project's shared data folder (next to the repository); override the paths for your data.
+DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def model_config(preset: str) -> ml_collections.ConfigDict:
+    """Every ``jaxlic.ModelConfig`` field of a preset (``n128``, ``n256``, ``tiny``)."""
+    return ml_collections.ConfigDict(ModelConfig.preset(preset).to_dict())
+
+
+def get_config() -> ml_collections.ConfigDict:
+    """The N=128, MSE, lambda=0.0032 model trained as in the paper."""
+    c = ml_collections.ConfigDict()
+    c.model = model_config("n128")
+    c.compute_dtype = "float32"  # of g_a, the importance map and g_s: "float32" | "bfloat16"
+    c.seed = 0
+
+    c.lmbda = 0.0032  # rate-distortion trade-off on the paper's scale
+    c.distortion = "mse"  # "mse" (255^2 * MSE) | "ms-ssim" (1 - MS-SSIM)
+    c.pq_steps = 20_000  # lambda_1 of the PQF loss is 1 before this step, then 0
+
+    c.optim = ml_collections.ConfigDict()
+    c.optim.lr = 1e-4
+    c.optim.first_halving = 850_000
+    c.optim.halving_every = 100_000
+    c.optim.aux_multiplier = 10.0  # learning rate of the quantiles' Adam, relative
+    c.optim.clip_norm = config_dict.placeholder(float)  # global-norm clipping; None = off
+
+    c.batch_size = 8  # global, over all devices of all hosts
+    c.num_steps = 1_500_000
+
+    c.data = ml_collections.ConfigDict()
+    c.data.train_dir = str(DATA / "bsds500")
+    c.data.crop_size = 256
+    c.data.random_flip = True
+    c.data.max_downscale = 1.0  # down-scale images randomly by up to this factor; 1 = off
+    c.data.num_workers = 4  # grain worker processes per host; 0 = in the main process
+    c.data.worker_buffer_size = 2  # batches prefetched by each worker
+
+    c.val = ml_collections.ConfigDict()
+    c.val.dir = str(DATA / "kodak")
+    c.val.every = 10_000  # steps; 0 = never
+    c.val.max_images = 0  # 0 = all images of the folder
+
+    c.log_every = 100  # steps between metric writes and NaN checks
+    c.checkpoint_every = 5_000
+    c.keep_checkpoints = 3
+    c.progress_bar = True
+    return c
+
+
+def paper_config(preset: str, distortion: str, lmbda: float) -> ml_collections.ConfigDict:
+    """One of the paper's eleven settings: model preset, distortion and lambda."""
+    c = get_config()
+    c.model = model_config(preset)
+    c.distortion = distortion
+    c.lmbda = lmbda
+    return c

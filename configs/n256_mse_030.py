@@ -1,0 +1,7 @@
+"""Paper setting: N=256, MSE, lambda=0.03."""
+
+from configs import default
+
+
+def get_config():
+    return default.paper_config("n256", "mse", 0.03)

@@ -1,0 +1,7 @@
+"""Paper setting: N=256, MS-SSIM, lambda=120."""
+
+from configs import default
+
+
+def get_config():
+    return default.paper_config("n256", "ms-ssim", 120)

@@ -1,0 +1,94 @@
+"""Orbax checkpoints of a training run: state, RNG, data-iterator position and config.
+
+Layout: ``<workdir>/checkpoints/<step>/{state,data,config}``. ``state`` holds the
+``TrainState`` (as a nested dict of numpy arrays) and the step RNG key; ``data`` holds
+one grain iterator state per host; ``config`` is the run's ConfigDict as JSON. Saves are
+asynchronous and atomic (orbax writes to a temporary folder and renames it when done);
+only the last ``keep`` steps are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from typing import Any
+
+import flax.serialization
+import grain
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxlic.training import TrainState
+
+
+def checkpoint_dir(workdir: str | os.PathLike) -> pathlib.Path:
+    return pathlib.Path(workdir).resolve() / "checkpoints"
+
+
+def check_same_model(saved: dict[str, Any], wanted: dict[str, Any], where: str) -> None:
+    """Raise ``ValueError`` naming both model configurations unless they are equal."""
+    if saved != wanted:
+        raise ValueError(f"{where} holds a model with configuration {saved}, but the "
+                         f"configuration asks for {wanted}")
+
+
+class Checkpointer:
+    """Saves and restores the training run in ``<workdir>/checkpoints`` (all hosts call it)."""
+
+    def __init__(self, workdir: str | os.PathLike, keep: int | None = None,
+                 read_only: bool = False):
+        self.directory = checkpoint_dir(workdir)
+        self.manager = ocp.CheckpointManager(
+            self.directory, options=ocp.CheckpointManagerOptions(
+                max_to_keep=keep, read_only=read_only, create=not read_only),
+            item_handlers={"state": ocp.StandardCheckpointHandler(),
+                           "data": grain.checkpoint.CheckpointHandler(),
+                           "config": ocp.JsonCheckpointHandler()})
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def all_steps(self) -> list[int]:
+        return list(self.manager.all_steps())
+
+    def save(self, state: TrainState, rng: np.ndarray, data_iterator: grain.DatasetIterator,
+             config: ml_collections.ConfigDict) -> None:
+        """Start an asynchronous save of the host copy of ``state`` at ``state.step``."""
+        self.manager.save(int(state.step), args=ocp.args.Composite(
+            state=ocp.args.StandardSave({"train_state": flax.serialization.to_state_dict(state),
+                                         "rng": np.asarray(rng)}),
+            data=grain.checkpoint.CheckpointSave(data_iterator),
+            config=ocp.args.JsonSave(json.loads(config.to_json()))))
+
+    def saved_config(self, step: int) -> ml_collections.ConfigDict:
+        restored = self.manager.restore(step, args=ocp.args.Composite(
+            config=ocp.args.JsonRestore()))
+        return ml_collections.ConfigDict(restored.config)
+
+    def restore(self, step: int, template: TrainState, data_iterator: grain.DatasetIterator,
+                model: dict[str, Any]) -> tuple[TrainState, np.ndarray]:
+        """The state and RNG key saved at ``step``; ``data_iterator`` is moved to its position.
+
+        ``template`` gives the state's structure and ``model`` the wanted model
+        configuration, which must equal the saved one.
+        """
+        check_same_model(self.saved_config(step).model.to_dict(), model,
+                         f"checkpoint {self.directory / str(step)}")
+        restored = self.manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(),
+            data=grain.checkpoint.CheckpointRestore(data_iterator)))
+        state = flax.serialization.from_state_dict(template, restored.state["train_state"])
+        return state, restored.state["rng"]
+
+    def params(self, step: int) -> Any:
+        """Only the model parameters saved at ``step`` (nested dict of numpy arrays)."""
+        restored = self.manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore()))
+        return restored.state["train_state"]["params"]
+
+    def close(self) -> None:
+        """Wait for pending saves, then release the manager."""
+        self.manager.wait_until_finished()
+        self.manager.close()

@@ -1,0 +1,63 @@
+"""Export release weights from a training run: ``python -m train.export --workdir=runs/x --out=model.npz``.
+
+Writes the parameters of one checkpoint (the last by default; the optimiser state is
+left out) with the codec's tables into one file that ``jaxlic.Codec.load`` reads.
+``--config`` (optional) names the configuration the weights are meant for; a checkpoint
+of another model configuration is refused with both configurations in the message.
+"""
+
+from __future__ import annotations
+
+import os
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from jaxlic import Codec, ModelConfig
+from train.checkpoint import Checkpointer, check_same_model
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Training folder whose checkpoint is exported.")
+flags.DEFINE_string("out", None, "Weights file to write.")
+flags.DEFINE_integer("step", None, "Checkpoint step to export (default: the last).")
+flags.DEFINE_bool("half_precision", False, "Store float16 parameters.")
+config_flags.DEFINE_config_file("config", None, "Expected training configuration (optional).")
+
+
+def export(workdir: str | os.PathLike, out: str | os.PathLike, step: int | None = None,
+           expected_model: dict | None = None, half_precision: bool = False) -> Codec:
+    """Write the weights file ``out`` from ``workdir``'s checkpoint ``step``; return its codec.
+
+    Raises ``FileNotFoundError`` if there is no such checkpoint and ``ValueError`` if
+    ``expected_model`` (a ``ModelConfig`` dict) differs from the checkpoint's.
+    """
+    checkpointer = Checkpointer(workdir, read_only=True)
+    try:
+        steps = checkpointer.all_steps()
+        step = max(steps, default=None) if step is None else step
+        if step not in steps:
+            raise FileNotFoundError(f"no checkpoint {'' if step is None else step} in "
+                                    f"{checkpointer.directory} (saved steps: {steps})")
+        config = checkpointer.saved_config(step)
+        if expected_model is not None:
+            check_same_model(config.model.to_dict(), expected_model,
+                             f"checkpoint {checkpointer.directory / str(step)}")
+        codec = Codec(ModelConfig.from_dict(config.model.to_dict()), checkpointer.params(step))
+    finally:
+        checkpointer.close()
+    codec.save(out, half_precision=half_precision, extra={"training": {
+        "step": step, "lmbda": config.lmbda, "distortion": config.distortion}})
+    return codec
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    expected = FLAGS.config.model.to_dict() if FLAGS.config else None
+    export(FLAGS.workdir, FLAGS.out, FLAGS.step, expected, FLAGS.half_precision)
+    print(f"wrote {FLAGS.out}")
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["workdir", "out"])
+    app.run(main)
