@@ -7,7 +7,8 @@ import argparse
 import importlib
 
 
-SUBCOMMANDS = ("info", "compress", "decompress", "demo")
+SUBCOMMANDS = ("info", "compress", "decompress", "demo", "evaluate", "bench_codecs", "bd_rate",
+               "plot")
 
 
 def build_parser() -> argparse.ArgumentParser:
