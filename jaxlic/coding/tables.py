@@ -16,9 +16,9 @@ import numpy as np
 
 from jaxlic.entropy import factorized
 from jaxlic.entropy.gmm import Mixture
-from jaxlic.ops.math import std_normal_cdf
+from jaxlic.ops.math import std_normal_cdf_erf
 
-PRECISION = 16
+PRECISION = 22
 MAX_Z_SUPPORT = 1023  # symbols per channel in a z table (the rest is escaped)
 
 
@@ -49,7 +49,7 @@ def mixture_pmf(mix: Mixture, radius: int) -> jax.Array:
     """
     bounds = jnp.arange(-radius, radius, dtype=jnp.float32) + 0.5  # [2R]
     z = (bounds - mix.means[..., None]) / mix.scales[..., None]   # [..., K, C, 2R]
-    cdf = jnp.sum(mix.weights[..., None] * std_normal_cdf(z), axis=-3)  # [..., C, 2R]
+    cdf = jnp.sum(mix.weights[..., None] * std_normal_cdf_erf(z), axis=-3)  # [..., C, 2R]
     zeros = jnp.zeros(cdf.shape[:-1] + (1,), cdf.dtype)
     return jnp.diff(jnp.concatenate([zeros, cdf, zeros + 1.0], axis=-1), axis=-1)
 

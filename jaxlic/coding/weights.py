@@ -26,17 +26,20 @@ class WeightsError(ValueError):
     """A weights file is unreadable, of another format, or does not fit its configuration."""
 
 
+def _by_path(tree: Any) -> dict[str, Any]:
+    """Leaves keyed by their ``/``-joined dict path, sorted."""
+    return dict(sorted(("/".join(str(k.key) for k in path), leaf)
+                       for path, leaf in jax.tree_util.tree_leaves_with_path(tree)))
+
+
 def _flatten(tree: Any) -> dict[str, np.ndarray]:
-    flat = {}
-    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
-        flat["/".join(str(k.key) for k in path)] = np.asarray(leaf)
-    return dict(sorted(flat.items()))
+    return {k: np.asarray(v) for k, v in _by_path(tree).items()}
 
 
 def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Parameter path -> shape for ``config`` (computed abstractly)."""
     shapes = jax.eval_shape(lambda: init_params(config, jax.random.PRNGKey(0)))
-    return {k: tuple(v.shape) for k, v in _flatten(shapes).items()}
+    return {k: tuple(v.shape) for k, v in _by_path(shapes).items()}
 
 
 def _unflatten(flat: dict[str, np.ndarray]) -> dict:
