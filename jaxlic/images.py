@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import warnings
 
 import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".pgm", ".pnm", ".tif",
+                  ".tiff")
+
+
+def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[pathlib.Path]:
+    """Image files (by suffix) under ``folder``, sorted.
+
+    Raises ``FileNotFoundError`` if the folder does not exist and ``ValueError`` if it
+    holds no image file.
+    """
+    root = pathlib.Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {root} does not exist or is not a folder")
+    candidates = root.rglob("*") if recursive else root.iterdir()
+    paths = sorted(p for p in candidates if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) under {root}")
+    return paths
 
 
 def to_rgb(image: np.ndarray) -> np.ndarray:
