@@ -8,9 +8,13 @@ import pathlib
 
 
 def enable_compile_cache() -> None:
-    """Keep compiled XLA programs on disk so that repeated commands start quickly."""
+    """Keep compiled XLA programs on disk so that repeated commands start quickly
+    (in ``$JAXLIC_CACHE_DIR``, default ``~/.cache/jaxlic/xla``; a cache the caller already
+    configured is kept)."""
     import jax
 
+    if jax.config.jax_compilation_cache_dir:
+        return
     cache = os.environ.get("JAXLIC_CACHE_DIR",
                            str(pathlib.Path.home() / ".cache" / "jaxlic" / "xla"))
     jax.config.update("jax_compilation_cache_dir", cache)
