@@ -52,8 +52,10 @@ _COLUMNS = (("bpp", "bpp", ".4f"), ("psnr-rgb", "PSNR dB", ".2f"),
             ("images", "images", "d"))
 
 
-def print_summary(summary: dict, stream: TextIO = sys.stdout) -> None:
-    """A table of the dataset means per setting, then the (setting, image) failures."""
+def print_summary(summary: dict, stream: TextIO | None = None) -> None:
+    """A table of the dataset means per setting, then the (setting, image) failures, on
+    ``stream`` (default: standard output)."""
+    stream = stream or sys.stdout
     results = summary["results"]
     print(f"{summary['name']}: {summary['description']}", file=stream)
     print(f"  {'setting':<16}" + "".join(f"{title:>10}" for _, title, _ in _COLUMNS), file=stream)
@@ -68,8 +70,9 @@ def print_summary(summary: dict, stream: TextIO = sys.stdout) -> None:
         print(f"  {len(failures)} failures", file=stream)
 
 
-def print_skipped(skipped: Sequence[Skipped], stream: TextIO = sys.stdout) -> None:
-    """The image files that could not be read, and how many."""
+def print_skipped(skipped: Sequence[Skipped], stream: TextIO | None = None) -> None:
+    """The image files that could not be read, and how many (default: standard output)."""
+    stream = stream or sys.stdout
     for entry in skipped:
         print(f"skipped {entry.name}: {entry.reason}", file=stream)
     if skipped:
