@@ -21,6 +21,17 @@ def enable_compile_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+def add_file_command(subparsers, name: str, help: str, input_help: str, output_help: str,
+                     run) -> argparse.ArgumentParser:
+    """A sub-command ``NAME INPUT [OUTPUT] [--weights FILE | --model NAME]``."""
+    p = subparsers.add_parser(name, help=help)
+    p.add_argument("input", help=input_help)
+    p.add_argument("output", nargs="?", help=output_help)
+    add_weights_argument(p)
+    p.set_defaults(run=run)
+    return p
+
+
 def add_weights_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="weights file (default: the shipped default model)")
     parser.add_argument("--model", help="name of a shipped model (see jaxlic.zoo)")

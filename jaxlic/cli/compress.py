@@ -7,15 +7,13 @@ import pathlib
 import sys
 import time
 
-from jaxlic.cli.common import add_weights_argument, enable_compile_cache, load_codec
+from jaxlic.cli.common import add_file_command, enable_compile_cache, load_codec
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("compress", help="compress an image to a .jlic file")
-    p.add_argument("input", help="image file (PNG, JPEG, WebP, ...)")
-    p.add_argument("output", nargs="?", help="output file (default: INPUT with .jlic)")
-    add_weights_argument(p)
-    p.set_defaults(run=run)
+    add_file_command(subparsers, "compress", "compress an image to a .jlic file",
+                     "image file (PNG, JPEG, WebP, ...)",
+                     "output file (default: INPUT with .jlic)", run)
 
 
 def run(args: argparse.Namespace) -> int:

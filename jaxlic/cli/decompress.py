@@ -7,15 +7,12 @@ import pathlib
 import sys
 import time
 
-from jaxlic.cli.common import add_weights_argument, enable_compile_cache, load_codec
+from jaxlic.cli.common import add_file_command, enable_compile_cache, load_codec
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("decompress", help="decode a .jlic file to an image")
-    p.add_argument("input", help=".jlic file")
-    p.add_argument("output", nargs="?", help="output image (default: INPUT with .png)")
-    add_weights_argument(p)
-    p.set_defaults(run=run)
+    add_file_command(subparsers, "decompress", "decode a .jlic file to an image",
+                     ".jlic file", "output image (default: INPUT with .png)", run)
 
 
 def run(args: argparse.Namespace) -> int:
