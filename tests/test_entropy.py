@@ -88,3 +88,23 @@ def test_lower_bound_gradient_passes_only_towards_the_bound():
     x = jnp.array([0.5, 2.0])
     np.testing.assert_array_equal(jax.grad(f)(x, jnp.array([1.0, 1.0])), [0.0, 1.0])
     np.testing.assert_array_equal(jax.grad(f)(x, jnp.array([-1.0, -1.0])), [-1.0, -1.0])
+
+
+def test_gmm_likelihood_matches_float64_reference():
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(3)
+    c, k = 40, 3
+    raw = np.stack([rng.normal(0, 2, (k, c)), rng.normal(0, 5, (k, c)),
+                    rng.uniform(0.05, 8, (k, c))], axis=1).reshape(-1).astype(np.float32)
+    y = np.round(rng.normal(0, 6, c)).astype(np.float32)
+    y[:2] = [-300.0, 400.0]  # the two tail bins
+    lik = np.asarray(gmm.likelihood(jnp.asarray(y), gmm.mixture_from_raw(jnp.asarray(raw), k)))
+    r = raw.astype(np.float64).reshape(k, 3, c)
+    w = np.exp(r[:, 0]) / np.exp(r[:, 0]).sum(0)
+    mu, s = r[:, 1], np.maximum(np.abs(r[:, 2]), 0.11)
+    mass = (w * (norm.cdf((y + 0.5 - mu) / s) - norm.cdf((y - 0.5 - mu) / s))).sum(0)
+    mass[0] = (w[:, 0] * norm.cdf((y[0] + 0.5 - mu[:, 0]) / s[:, 0])).sum()
+    mass[1] = (w[:, 1] * norm.sf((y[1] - 0.5 - mu[:, 1]) / s[:, 1])).sum()
+    expected = np.clip(mass, 1e-6, 1.0)
+    np.testing.assert_allclose(lik, expected, rtol=2e-4, atol=1e-7)

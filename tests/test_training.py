@@ -59,3 +59,15 @@ def test_non_finite_step_is_skipped_and_recorded(tiny_config, tiny_params):
     assert int(new.bad_step) == 1 and int(new.step) == 2
     same = jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)), new.params, state.params)
     assert all(jax.tree_util.tree_leaves(same))
+
+
+def test_noise_is_uniform_and_independent_of_batch_composition():
+    from jaxlic.ops.quantize import add_uniform_noise
+
+    x = jnp.zeros((5, 4, 4, 3))
+    key = jax.random.PRNGKey(0)
+    full = add_uniform_noise(x, key, jnp.arange(5))
+    part = add_uniform_noise(x[3:], key, jnp.arange(3, 5))
+    np.testing.assert_array_equal(full[3:], part)
+    assert float(full.min()) >= -0.5 and float(full.max()) < 0.5
+    assert abs(float(full.mean())) < 0.05
