@@ -14,6 +14,7 @@ rounding, with z rounded about the learned medians. Entry points for the coder:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -172,7 +173,13 @@ def init_params(config: ModelConfig, rng: jax.Array) -> dict:
     Shapes are inferred abstractly (``lazy_init``), so no forward pass is computed; the
     parameters do not depend on any image size. Returns the ``params`` collection.
     """
+    return jax.device_get(_initializer(config)(rng)["params"])
+
+
+@functools.lru_cache(maxsize=8)
+def _initializer(config: ModelConfig):
+    """The jitted ``lazy_init`` of ``config``, compiled once per process (its host-callback
+    initialisers keep it out of the persistent compilation cache)."""
     model = AsymmetricModel(config)
     x = jax.ShapeDtypeStruct((1, ALIGNMENT, ALIGNMENT, 3), jnp.float32)
-    variables = jax.jit(lambda k: model.lazy_init({"params": k, "noise": k}, x))(rng)
-    return jax.device_get(variables["params"])
+    return jax.jit(lambda k: model.lazy_init({"params": k, "noise": k}, x))
