@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxlic.eval.images import find_images, load_images
+from jaxlic.eval.images import load_images
 
 
 def test_modes_are_converted_and_bad_files_skipped(tmp_path):
@@ -26,9 +26,9 @@ def test_modes_are_converted_and_bad_files_skipped(tmp_path):
 
 def test_empty_or_unreadable_folders_are_errors(tmp_path):
     with pytest.raises(ValueError, match="no image files"):
-        find_images(tmp_path)
-    with pytest.raises(ValueError, match="not a folder"):
-        find_images(tmp_path / "missing")
+        load_images(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_images(tmp_path / "missing")
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
     with pytest.raises(ValueError, match="none of the 1 image files"):
         load_images(tmp_path)

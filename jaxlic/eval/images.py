@@ -1,4 +1,4 @@
-"""Test images: find them in a folder and read them as uint8 RGB arrays (``jaxlic.images``)."""
+"""Test images: read a folder of them as uint8 RGB arrays (with ``jaxlic.images``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ import pathlib
 
 import numpy as np
 
-from jaxlic.images import read_image
-
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm", ".tif",
-                            ".tiff", ".webp"})
+from jaxlic.images import list_images, read_image
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,28 +26,19 @@ class Skipped:
     reason: str
 
 
-def find_images(folder: str | pathlib.Path) -> list[pathlib.Path]:
-    """Image files directly in ``folder`` (by suffix), sorted by name.
-
-    Raises ``ValueError`` when the folder does not exist or holds no image files.
-    """
-    folder = pathlib.Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"{folder} is not a folder")
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise ValueError(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
-    return paths
-
-
 def load_images(folder: str | pathlib.Path) -> tuple[list[EvalImage], list[Skipped]]:
-    """Read every image in ``folder`` as RGB (grey and palette converted, alpha dropped);
-    unreadable files are returned as ``Skipped``.
+    """Read every image file directly in ``folder`` (by suffix, sorted by name) as RGB
+    (grey and palette converted, alpha dropped); unreadable files are returned as ``Skipped``.
 
-    Raises ``ValueError`` when no file in the folder can be read.
+    Raises ``ValueError`` when the folder does not exist, holds no image file or none that
+    can be read.
     """
+    try:
+        paths = list_images(folder, recursive=False)
+    except FileNotFoundError as error:
+        raise ValueError(str(error)) from error
     images, skipped = [], []
-    for path in find_images(folder):
+    for path in paths:
         try:
             images.append(EvalImage(path.name, read_image(path)))
         except ValueError as error:
