@@ -27,13 +27,6 @@ def checkpoint_dir(workdir: str | os.PathLike) -> pathlib.Path:
     return pathlib.Path(workdir).resolve() / "checkpoints"
 
 
-def check_same_model(saved: dict[str, Any], wanted: dict[str, Any], where: str) -> None:
-    """Raise ``ValueError`` naming both model configurations unless they are equal."""
-    if saved != wanted:
-        raise ValueError(f"{where} holds a model with configuration {saved}, but the "
-                         f"configuration asks for {wanted}")
-
-
 class Checkpointer:
     """Saves and restores the training run in ``<workdir>/checkpoints`` (all hosts call it)."""
 
@@ -67,15 +60,17 @@ class Checkpointer:
             config=ocp.args.JsonRestore()))
         return ml_collections.ConfigDict(restored.config)
 
-    def restore(self, step: int, template: TrainState, data_iterator: grain.DatasetIterator,
-                model: dict[str, Any]) -> tuple[TrainState, np.ndarray]:
-        """The state and RNG key saved at ``step``; ``data_iterator`` is moved to its position.
+    def check_model(self, step: int, wanted: dict[str, Any]) -> None:
+        """Raise ``ValueError`` naming both unless checkpoint ``step`` holds model ``wanted``."""
+        saved = self.saved_config(step).model.to_dict()
+        if saved != wanted:
+            raise ValueError(f"checkpoint {self.directory / str(step)} holds a model with "
+                             f"configuration {saved}, but the configuration asks for {wanted}")
 
-        ``template`` gives the state's structure and ``model`` the wanted model
-        configuration, which must equal the saved one.
-        """
-        check_same_model(self.saved_config(step).model.to_dict(), model,
-                         f"checkpoint {self.directory / str(step)}")
+    def restore(self, step: int, template: TrainState, data_iterator: grain.DatasetIterator
+                ) -> tuple[TrainState, np.ndarray]:
+        """The state (structured like ``template``) and RNG key saved at ``step``;
+        ``data_iterator`` is moved to its saved position."""
         restored = self.manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(),
             data=grain.checkpoint.CheckpointRestore(data_iterator)))

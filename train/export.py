@@ -14,7 +14,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from jaxlic import Codec, ModelConfig
-from train.checkpoint import Checkpointer, check_same_model
+from train.checkpoint import Checkpointer
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training folder whose checkpoint is exported.")
@@ -38,10 +38,9 @@ def export(workdir: str | os.PathLike, out: str | os.PathLike, step: int | None 
         if step not in steps:
             raise FileNotFoundError(f"no checkpoint {'' if step is None else step} in "
                                     f"{checkpointer.directory} (saved steps: {steps})")
-        config = checkpointer.saved_config(step)
         if expected_model is not None:
-            check_same_model(config.model.to_dict(), expected_model,
-                             f"checkpoint {checkpointer.directory / str(step)}")
+            checkpointer.check_model(step, expected_model)
+        config = checkpointer.saved_config(step)
         codec = Codec(ModelConfig.from_dict(config.model.to_dict()), checkpointer.params(step))
     finally:
         checkpointer.close()

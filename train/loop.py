@@ -56,74 +56,101 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     """Train ``config`` in ``workdir`` up to ``config.num_steps``; return the final state.
 
     With ``resume`` the run continues exactly from the last checkpoint in ``workdir``
-    (or starts if there is none); without it, a workdir with checkpoints is an error.
-    The returned state is a host copy (numpy leaves).
+    (or starts if there is none); without it, a workdir with checkpoints is an error, and
+    so is a checkpoint of another model configuration. The returned state is a host
+    copy (numpy leaves).
     """
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    is_main = jax.process_index() == 0
-    model_config = ModelConfig.from_dict(config.model.to_dict())
-    model = AsymmetricModel(model_config, dtype=jnp.dtype(config.compute_dtype))
-    schedule = halving_schedule(config.optim.lr, config.optim.first_halving,
-                                config.optim.halving_every)
-    tx = make_optimizer(schedule, config.optim.aux_multiplier, config.optim.clip_norm)
-    loss = LossConfig(config.lmbda, config.distortion, config.pq_steps)
-
-    init_rng, rng = jax.random.split(jax.random.PRNGKey(config.seed))
-    state = TrainState.create(init_params(model_config, init_rng), tx)
-    data_iterator = iter(input_pipeline.train_dataset(
-        config.data, parallel.host_batch_size(config.batch_size), config.seed,
-        jax.process_index(), jax.process_count()))
     checkpointer = Checkpointer(workdir, config.keep_checkpoints)
-    latest = checkpointer.latest_step()
-    if latest is not None and not resume:
-        raise FileExistsError(f"{workdir} already holds checkpoints (latest step {latest}); "
-                              "pass --resume to continue that run or choose another --workdir")
-    if latest is not None:
-        state, rng = checkpointer.restore(latest, jax.device_get(state), data_iterator,
-                                          config.model.to_dict())
-        logging.info("resumed from step %d of %s", latest, checkpointer.directory)
-    if is_main:
-        (workdir / "config.json").write_text(config.to_json(indent=2))
-
-    validation = _Validation(config, model) if is_main and config.val.every else None
-    writer = MetricWriter(workdir, enabled=is_main)
-    step_fn = parallel.make_parallel_step(model, tx, loss)
-    start, num_devices = int(state.step), jax.local_device_count()
-    p_state = parallel.replicate(state)
-    bar = tqdm.tqdm(total=config.num_steps, initial=start, unit="step", dynamic_ncols=True,
-                    disable=not (is_main and config.progress_bar))
-    pending, tic = [], time.perf_counter()
     try:
-        for step in range(start, config.num_steps):
-            images = parallel.split_batch(next(data_iterator), num_devices)
-            p_state, metrics = step_fn(p_state, images, rng)
-            pending.append(metrics)
-            bar.update()
-            done = step + 1
-            if _should(done, config.log_every, config.num_steps):
-                summary = mean_metrics(pending)
-                check_finite(int(p_state.bad_step[0]))
-                elapsed = time.perf_counter() - tic
-                summary["lr"] = float(schedule(step))
-                summary["steps_per_sec"] = len(pending) / elapsed
-                summary["images_per_sec"] = summary["steps_per_sec"] * config.batch_size
-                writer.write(done, "train", summary)
-                bar.set_postfix(loss=f"{summary['loss']:.4f}", bpp=f"{summary['bpp']:.3f}",
-                                psnr=f"{summary['psnr']:.2f}")
-                pending, tic = [], time.perf_counter()
-            if validation and _should(done, config.val.every, config.num_steps):
-                writer.write(done, "val", validation(p_state.params))
-            if _should(done, config.checkpoint_every, config.num_steps):
-                host_state = parallel.unreplicate(p_state)
-                check_finite(int(host_state.bad_step))
-                checkpointer.save(host_state, rng, data_iterator, config)
+        latest = checkpointer.latest_step()
+        if latest is not None and not resume:
+            raise FileExistsError(f"{workdir} already holds checkpoints (latest step {latest}); "
+                                  "pass --resume to continue that run or choose another "
+                                  "--workdir")
+        if latest is not None:
+            checkpointer.check_model(latest, config.model.to_dict())
+        if jax.process_index() == 0:
+            (workdir / "config.json").write_text(config.to_json(indent=2))
+        return _Run(config, workdir, checkpointer).train(latest)
     finally:
-        bar.close()
-        writer.close()
         checkpointer.close()
-        data_iterator.close()
-    return parallel.unreplicate(p_state)
+
+
+class _Run:
+    """The pieces of one training run, built from the config."""
+
+    def __init__(self, config: ml_collections.ConfigDict, workdir: pathlib.Path,
+                 checkpointer: Checkpointer):
+        self.config, self.checkpointer = config, checkpointer
+        self.is_main = jax.process_index() == 0
+        model_config = ModelConfig.from_dict(config.model.to_dict())
+        self.model = AsymmetricModel(model_config, dtype=jnp.dtype(config.compute_dtype))
+        self.schedule = halving_schedule(config.optim.lr, config.optim.first_halving,
+                                         config.optim.halving_every)
+        self.tx = make_optimizer(self.schedule, config.optim.aux_multiplier,
+                                 config.optim.clip_norm)
+        init_rng, self.rng = jax.random.split(jax.random.PRNGKey(config.seed))
+        # One program for the optimiser's zero states instead of one per parameter shape.
+        create = jax.jit(lambda params: TrainState.create(params, self.tx))
+        self.state = jax.device_get(create(init_params(model_config, init_rng)))
+        self.data = iter(input_pipeline.train_dataset(
+            config.data, parallel.host_batch_size(config.batch_size), config.seed,
+            jax.process_index(), jax.process_count()))
+        self.writer = MetricWriter(workdir, enabled=self.is_main)
+        self.validation = (_Validation(config, self.model)
+                           if self.is_main and config.val.every else None)
+
+    def train(self, resume_step: int | None) -> TrainState:
+        """Restore ``resume_step`` if given, then run the steps left; return the host state."""
+        config = self.config
+        if resume_step is not None:
+            self.state, self.rng = self.checkpointer.restore(resume_step, self.state, self.data)
+            logging.info("resumed from step %d of %s", resume_step, self.checkpointer.directory)
+        loss = LossConfig(config.lmbda, config.distortion, config.pq_steps)
+        step_fn = parallel.make_parallel_step(self.model, self.tx, loss)
+        start, num_devices = int(self.state.step), jax.local_device_count()
+        p_state = parallel.replicate(self.state)
+        bar = tqdm.tqdm(total=config.num_steps, initial=start, unit="step", dynamic_ncols=True,
+                        disable=not (self.is_main and config.progress_bar))
+        pending, tic = [], time.perf_counter()
+        try:
+            for step in range(start, config.num_steps):
+                images = parallel.split_batch(next(self.data), num_devices)
+                p_state, metrics = step_fn(p_state, images, self.rng)
+                pending.append(metrics)
+                bar.update()
+                done = step + 1
+                if _should(done, config.log_every, config.num_steps):
+                    self._log(done, pending, int(p_state.bad_step[0]), time.perf_counter() - tic,
+                              bar)
+                    pending = []
+                if self.validation and _should(done, config.val.every, config.num_steps):
+                    self.writer.write(done, "val", self.validation(p_state.params))
+                if _should(done, config.checkpoint_every, config.num_steps):
+                    host_state = parallel.unreplicate(p_state)
+                    check_finite(int(host_state.bad_step))
+                    self.checkpointer.save(host_state, self.rng, self.data, config)
+                if not pending:
+                    tic = time.perf_counter()
+        finally:
+            bar.close()
+            self.writer.close()
+            self.data.close()
+        return parallel.unreplicate(p_state)
+
+    def _log(self, step: int, pending: list[dict[str, jax.Array]], bad_step: int,
+             seconds: float, bar: tqdm.tqdm) -> None:
+        """Stop on a non-finite step; write the mean training metrics and throughput."""
+        check_finite(bad_step)
+        summary = mean_metrics(pending)
+        summary["lr"] = float(self.schedule(step - 1))
+        summary["steps_per_sec"] = len(pending) / seconds
+        summary["images_per_sec"] = summary["steps_per_sec"] * self.config.batch_size
+        self.writer.write(step, "train", summary)
+        bar.set_postfix(loss=f"{summary['loss']:.4f}", bpp=f"{summary['bpp']:.3f}",
+                        psnr=f"{summary['psnr']:.2f}")
 
 
 class _Validation:
@@ -134,5 +161,5 @@ class _Validation:
         self.estimate = evaluate.make_estimator(model, config.lmbda, config.distortion)
 
     def __call__(self, replicated_params: Any) -> dict[str, float]:
-        params = jax.tree_util.tree_map(lambda x: x[0], replicated_params)
+        params = jax.device_put(parallel.unreplicate(replicated_params))
         return evaluate.validate(self.estimate, params, self.images)

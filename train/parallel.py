@@ -36,13 +36,19 @@ def make_parallel_step(model: AsymmetricModel, tx: optax.GradientTransformation,
 
 
 def replicate(tree: Any) -> Any:
-    """One copy of every leaf per local device: leaves ``[...] -> [D, ...]``."""
-    return flax.jax_utils.replicate(tree)
+    """One copy of every leaf per local device: leaves ``[...] -> [D, ...]``.
+
+    Laid out as the step's own outputs are, so that the first and later steps share one
+    compiled program."""
+    return flax.jax_utils.replicate(tree, axis_name=AXIS)
 
 
 def unreplicate(tree: Any) -> Any:
-    """The first device's copy, fetched to the host as numpy: leaves ``[D, ...] -> [...]``."""
-    return jax.device_get(jax.tree_util.tree_map(lambda x: x[0], tree))
+    """The first device's copy, fetched to the host as numpy: leaves ``[D, ...] -> [...]``.
+
+    Reads one shard per leaf (no device computation, no copy of the other replicas)."""
+    shards = jax.device_get(jax.tree_util.tree_map(lambda x: x.addressable_shards[0].data, tree))
+    return jax.tree_util.tree_map(lambda x: x[0], shards)
 
 
 def split_batch(images: np.ndarray, num_devices: int) -> np.ndarray:
