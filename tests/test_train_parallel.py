@@ -19,7 +19,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SPLIT_BATCH = """
 import json, jax, jax.numpy as jnp, numpy as np
 from jaxlic import AsymmetricModel, ModelConfig, init_params
-from jaxlic.training import LossConfig, TrainState, halving_schedule, make_optimizer, make_train_step
+from jaxlic.training import (
+    LossConfig, TrainState, halving_schedule, make_optimizer, make_train_step)
 from train import parallel
 
 assert jax.local_device_count() == 2
@@ -75,7 +76,8 @@ def test_two_hosts_hold_identical_parameters(tmp_path):
     rng = np.random.default_rng(0)
     (tmp_path / "data").mkdir()
     for i in range(4):
-        Image.fromarray(rng.integers(0, 256, (64, 72, 3), np.uint8)).save(tmp_path / f"data/{i}.png")
+        pixels = rng.integers(0, 256, (64, 72, 3), np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"data/{i}.png")
     with socket.socket() as s:
         s.bind(("localhost", 0))
         port = s.getsockname()[1]

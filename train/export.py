@@ -1,7 +1,8 @@
-"""Export release weights from a training run: ``python -m train.export --workdir=runs/x --out=model.npz``.
+"""Export release weights from a training run.
 
-Writes the parameters of one checkpoint (the last by default; the optimiser state is
-left out) with the codec's tables into one file that ``jaxlic.Codec.load`` reads.
+``python -m train.export --workdir=runs/x --out=model.npz`` writes the parameters of
+one checkpoint (the last by default; the optimiser state is left out) with the codec's
+tables into one file that ``jaxlic.Codec.load`` reads.
 ``--config`` (optional) names the configuration the weights are meant for; a checkpoint
 of another model configuration is refused with both configurations in the message.
 """

@@ -1,7 +1,7 @@
 """Images from a folder with grain: random training crops and aligned validation images.
 
-Training: every PNG, JPEG and WebP file under a folder (recursively) -> random crops
-``[crop, crop, 3]`` uint8 with random flips and optional random down-scaling, shuffled
+Training: every image file (PNG, JPEG, WebP, ...) under a folder, recursively -> random
+crops ``[crop, crop, 3]`` uint8 with random flips and optional random down-scaling, shuffled
 anew each epoch, batched per host, decoded in worker processes. The order and the crops
 depend only on the seed (not on the number of workers), and each host reads its own
 shard of the files.
@@ -21,27 +21,10 @@ import numpy as np
 from absl import flags, logging
 from PIL import Image
 
+from jaxlic.images import list_images, read_image
 from jaxlic.models import ALIGNMENT
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _HEADER_READERS = 16  # threads reading image headers while the folder is scanned
-
-
-def list_images(folder: str | os.PathLike) -> list[pathlib.Path]:
-    """All PNG, JPEG and WebP files under ``folder`` (recursively), sorted.
-
-    Raises ``FileNotFoundError`` if the folder does not exist and ``ValueError`` if it
-    holds no such file (or cannot be read).
-    """
-    root = pathlib.Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"image folder {root} does not exist or is not a folder")
-    if not os.access(root, os.R_OK | os.X_OK):
-        raise PermissionError(f"image folder {root} cannot be read")
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise ValueError(f"no PNG, JPEG or WebP images under {root}")
-    return paths
 
 
 def _image_size(path: pathlib.Path) -> tuple[int, int] | None:
@@ -151,8 +134,7 @@ def aligned_images(folder: str | os.PathLike, max_images: int = 0) -> list[np.nd
         paths = paths[:max_images]
     images = []
     for path in paths:
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert("RGB"))
+        pixels = read_image(path)
         height, width = (s - s % ALIGNMENT for s in pixels.shape[:2])
         top, left = (pixels.shape[0] - height) // 2, (pixels.shape[1] - width) // 2
         images.append(pixels[top:top + height, left:left + width])

@@ -1,4 +1,6 @@
-"""Train a jaxlic model: ``python -m train.main --config=configs/n128_mse_0032.py --workdir=runs/x``.
+"""Train a jaxlic model.
+
+    python -m train.main --config=configs/n128_mse_0032.py --workdir=runs/n128_0032
 
 Kept thin: flags, optional multi-host set-up, then ``loop.train_and_evaluate``. Override
 any config field with ``--config.<field>=<value>``; ``--resume`` continues a run.
