@@ -132,11 +132,11 @@ class Sweep:
 # The values were chosen on Kodak to span about 0.05-2 bpp where the codec gets there.
 SWEEPS: Mapping[str, Sweep] = {sweep.name: sweep for sweep in (
     Sweep("jpeg", "JPEG (libjpeg via Pillow), 4:2:0, optimised Huffman tables", "quality",
-          (1, 5, 10, 15, 20, 30, 50, 65, 80),
+          (1, 5, 10, 15, 20, 30, 50, 70, 80, 88),
           lambda q: PillowCodec("JPEG", {"quality": int(q), "optimize": True}),
           _module("PIL")),
     Sweep("webp", "WebP lossy (libwebp via Pillow), method 6", "quality",
-          (0, 5, 15, 30, 50, 70, 80, 88),
+          (0, 5, 15, 30, 50, 70, 80, 88, 92),
           lambda q: PillowCodec("WEBP", {"quality": int(q), "method": 6}),
           _pillow_feature("webp")),
     Sweep("jpeg2000", "JPEG 2000 (OpenJPEG via Pillow), 9/7 wavelet, one layer at a target "
@@ -146,7 +146,7 @@ SWEEPS: Mapping[str, Sweep] = {sweep.name: sweep for sweep in (
                                                "irreversible": True, "mct": 1}),
           _pillow_feature("jpg_2000")),
     Sweep("avif", "AVIF (libavif/AV1 via Pillow), 4:4:4, speed 6", "quality",
-          (0, 8, 18, 30, 40, 50, 60, 70, 80),
+          (0, 8, 18, 30, 40, 50, 60, 70, 80, 86),
           lambda q: PillowCodec("AVIF", {"quality": int(q), "subsampling": "4:4:4", "speed": 6}),
           _pillow_feature("avif")),
     Sweep("jpegxl", "JPEG XL (libjxl via imagecodecs), effort 7", "distance",
@@ -154,7 +154,7 @@ SWEEPS: Mapping[str, Sweep] = {sweep.name: sweep for sweep in (
           lambda d: JpegXLCodec(float(d)),
           _module("imagecodecs", "JPEGXL")),
     Sweep("hevc", "HEVC intra (x265 via libheif/pillow-heif), HEIF, 4:4:4, tune psnr", "quality",
-          (0, 5, 10, 15, 20, 25, 30, 35, 40, 48),
+          (0, 5, 10, 15, 20, 25, 30, 35, 40, 48, 56),
           lambda q: HeifCodec(int(q)),
           _module("pillow_heif")),
 )}
