@@ -90,8 +90,8 @@ def test_plot_and_bd_rate(tmp_path, capsys):
     curves.mkdir()
     _write_curve(curves / "a.json", "a", [0.2, 0.5, 1.0], [28.0, 32.0, 36.0], [0.9, 0.95, 0.98])
     _write_curve(curves / "b.json", "b", [0.18, 0.45, 0.9], [28.0, 32.0, 36.0])
-    inputs = [str(curves)] + ([str(REFERENCE)] if REFERENCE.exists() else [])
-    assert main(["plot", *inputs, "-o", str(tmp_path / "rd"), "--max-bpp", "2"]) == 0
+    anchors = ["--anchors", str(REFERENCE)] if REFERENCE.exists() else []
+    assert main(["plot", str(curves), *anchors, "-o", str(tmp_path / "rd"), "--max-bpp", "2"]) == 0
     for metric in ("psnr", "ms-ssim"):
         for suffix in ("png", "svg"):
             assert (tmp_path / f"rd_{metric}.{suffix}").stat().st_size > 1000

@@ -1,4 +1,4 @@
-"""``jaxlic plot RESULTS... -o STEM``: R-D curves of results JSONs as PNG and SVG."""
+"""``jaxlic plot RESULTS... [--anchors REFS...] -o STEM``: R-D curves as PNG and SVG."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("plot", help="plot R-D curves (PSNR and MS-SSIM dB vs bpp)")
     p.add_argument("results", nargs="+",
                    help="CompressAI-format results JSONs, or folders of them")
+    p.add_argument("--anchors", nargs="+", default=[],
+                   help="reference curves (JSONs or folders), drawn dashed")
     p.add_argument("-o", "--output", default="rd",
                    help="output stem: writes STEM_psnr.png/.svg and STEM_ms-ssim.png/.svg")
     p.add_argument("--metric", nargs="+", default=["psnr", "ms-ssim"],
@@ -25,12 +27,14 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         curves = [read_curve(path) for path in expand_paths(args.results)]
+        anchors = [read_curve(path) for path in expand_paths(args.anchors)]
     except ValueError as error:
         print(f"jaxlic plot: {error}", file=sys.stderr)
         return 2
     for metric in args.metric:
         try:
-            paths = plot_rd(curves, f"{args.output}_{metric}", metric, args.title, args.max_bpp)
+            paths = plot_rd(curves, f"{args.output}_{metric}", metric, args.title, args.max_bpp,
+                            anchors)
         except ValueError as error:
             print(f"{metric}: no plot, {error}")
             continue
