@@ -9,15 +9,18 @@ TensorBoard and ``metrics.jsonl``, and a check that no step was non-finite. Ever
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import pathlib
 import time
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 import tqdm
 from absl import logging
 
@@ -78,6 +81,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         checkpointer.close()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Program:
+    """The model, its optimiser and the jitted functions of one configuration."""
+
+    model: AsymmetricModel
+    schedule: Callable[[int], jax.Array]
+    tx: optax.GradientTransformation
+    create_state: Callable[[Any], TrainState]  # params -> fresh TrainState
+    step: Callable  # see parallel.make_parallel_step
+    estimate: evaluate.Estimator
+
+
+@functools.lru_cache(maxsize=4)
+def _program(model_config: ModelConfig, compute_dtype: str, optim: tuple[tuple[str, Any], ...],
+             loss: LossConfig) -> _Program:
+    """Built once per configuration and process, so that several runs in one process
+    (resumption, sweeps, tests) trace and compile each function once."""
+    o = dict(optim)
+    model = AsymmetricModel(model_config, dtype=jnp.dtype(compute_dtype))
+    schedule = halving_schedule(o["lr"], o["first_halving"], o["halving_every"])
+    tx = make_optimizer(schedule, o["aux_multiplier"], o["clip_norm"])
+    # One program for the optimiser's zero states instead of one per parameter shape.
+    return _Program(model, schedule, tx, jax.jit(lambda p: TrainState.create(p, tx)),
+                    parallel.make_parallel_step(model, tx, loss),
+                    evaluate.make_estimator(model, loss.lmbda, loss.distortion))
+
+
 class _Run:
     """The pieces of one training run, built from the config."""
 
@@ -86,20 +116,17 @@ class _Run:
         self.config, self.checkpointer = config, checkpointer
         self.is_main = jax.process_index() == 0
         model_config = ModelConfig.from_dict(config.model.to_dict())
-        self.model = AsymmetricModel(model_config, dtype=jnp.dtype(config.compute_dtype))
-        self.schedule = halving_schedule(config.optim.lr, config.optim.first_halving,
-                                         config.optim.halving_every)
-        self.tx = make_optimizer(self.schedule, config.optim.aux_multiplier,
-                                 config.optim.clip_norm)
+        self.program = _program(model_config, config.compute_dtype,
+                                tuple(sorted(config.optim.items())),
+                                LossConfig(config.lmbda, config.distortion, config.pq_steps))
         init_rng, self.rng = jax.random.split(jax.random.PRNGKey(config.seed))
-        # One program for the optimiser's zero states instead of one per parameter shape.
-        create = jax.jit(lambda params: TrainState.create(params, self.tx))
-        self.state = jax.device_get(create(init_params(model_config, init_rng)))
+        self.state = jax.device_get(
+            self.program.create_state(init_params(model_config, init_rng)))
         self.data = iter(input_pipeline.train_dataset(
             config.data, parallel.host_batch_size(config.batch_size), config.seed,
             jax.process_index(), jax.process_count()))
         self.writer = MetricWriter(workdir, enabled=self.is_main)
-        self.validation = (_Validation(config, self.model)
+        self.validation = (_Validation(config.val, self.program.estimate)
                            if self.is_main and config.val.every else None)
 
     def train(self, resume_step: int | None) -> TrainState:
@@ -108,8 +135,7 @@ class _Run:
         if resume_step is not None:
             self.state, self.rng = self.checkpointer.restore(resume_step, self.state, self.data)
             logging.info("resumed from step %d of %s", resume_step, self.checkpointer.directory)
-        loss = LossConfig(config.lmbda, config.distortion, config.pq_steps)
-        step_fn = parallel.make_parallel_step(self.model, self.tx, loss)
+        step_fn = self.program.step
         start, num_devices = int(self.state.step), jax.local_device_count()
         p_state = parallel.replicate(self.state)
         bar = tqdm.tqdm(total=config.num_steps, initial=start, unit="step", dynamic_ncols=True,
@@ -145,7 +171,7 @@ class _Run:
         """Stop on a non-finite step; write the mean training metrics and throughput."""
         check_finite(bad_step)
         summary = mean_metrics(pending)
-        summary["lr"] = float(self.schedule(step - 1))
+        summary["lr"] = float(self.program.schedule(step - 1))
         summary["steps_per_sec"] = len(pending) / seconds
         summary["images_per_sec"] = summary["steps_per_sec"] * self.config.batch_size
         self.writer.write(step, "train", summary)
@@ -154,11 +180,11 @@ class _Run:
 
 
 class _Validation:
-    """Estimated rate and distortion of the current parameters on ``config.val.dir``."""
+    """Estimated rate and distortion of the current parameters on ``val.dir``."""
 
-    def __init__(self, config: ml_collections.ConfigDict, model: AsymmetricModel):
-        self.images = input_pipeline.aligned_images(config.val.dir, config.val.max_images)
-        self.estimate = evaluate.make_estimator(model, config.lmbda, config.distortion)
+    def __init__(self, val: ml_collections.ConfigDict, estimate: evaluate.Estimator):
+        self.images = input_pipeline.aligned_images(val.dir, val.max_images)
+        self.estimate = estimate
 
     def __call__(self, replicated_params: Any) -> dict[str, float]:
         params = jax.device_put(parallel.unreplicate(replicated_params))
