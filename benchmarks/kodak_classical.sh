@@ -14,5 +14,6 @@ jaxlic bench-codecs "$kodak" --codecs hevc jpegxl -o "$out" --no-progress &
 wait
 
 jaxlic bd-rate "$reference/kodak_vtm-9.1.json" "$reference" "$out"
-jaxlic plot "$reference" "$out" -o docs/img/kodak --max-bpp 2.2 \
+jaxlic bd-rate "$out/hevc.json" "$out" --metric ms-ssim
+jaxlic plot "$out" --anchors "$reference" -o docs/img/kodak --max-bpp 2.1 \
     --title "Kodak (24 images), RGB"
