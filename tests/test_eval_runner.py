@@ -87,6 +87,24 @@ def test_codec_failures_are_reported():
     assert point.images == [] and "no weights" in point.failures[0].reason
 
 
+def test_one_untimed_warm_up_per_image_shape():
+    class Counting:
+        calls = 0
+
+        def compress(self, image):
+            self.calls += 1
+            return image.tobytes() + bytes(image.shape)
+
+        def decompress(self, data):
+            h, w, c = data[-3:]
+            return np.frombuffer(data[:-3], np.uint8).reshape(h, w, c)
+
+    codec = Counting()
+    shapes = [(8, 8), (8, 8), (6, 8), (8, 8), (6, 8)]
+    found, _ = evaluate(codec, [EvalImage(str(i), synthetic(*s)) for i, s in enumerate(shapes)])
+    assert len(found) == 5 and codec.calls == 5 + 2
+
+
 def test_json_and_csv_formats(tmp_path, images):
     points = evaluate_settings(JPEG.settings((20,)), images[:2])
     points += evaluate_settings([Setting("lossless", lambda: classical.PillowCodec("PNG", {}))],

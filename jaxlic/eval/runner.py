@@ -88,17 +88,17 @@ def evaluate(codec: ImageCodec, images: Sequence[EvalImage],
              on_image: Callable[[], None] = lambda: None) -> tuple[list[ImageResult], list[Skipped]]:
     """Measure every image; an image the codec fails on is returned as ``Skipped``.
 
-    The first image is coded once untimed beforehand, so that one-off costs (JIT
-    compilation, library start-up) do not land in the times. ``on_image`` is called after
-    each image (progress bars).
+    The first image of each shape is coded once untimed beforehand, so that one-off costs
+    (JIT compilation per shape, library start-up) do not land in the times. ``on_image``
+    is called after each image (progress bars).
     """
     results, failures = [], []
-    warm = False
+    warm: set[tuple[int, ...]] = set()
     for image in images:
         try:
-            if not warm:
+            if image.pixels.shape not in warm:
                 codec.decompress(codec.compress(image.pixels))
-                warm = True
+                warm.add(image.pixels.shape)
             results.append(measure(codec, image))
         except Exception as error:  # noqa: BLE001 - any codec error is reported, not fatal
             failures.append(Skipped(image.name, f"{type(error).__name__}: {error}"))
