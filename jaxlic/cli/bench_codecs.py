@@ -6,20 +6,19 @@ import argparse
 import pathlib
 import sys
 
+from jaxlic.cli.evaluate import add_folder_arguments
+
 CODECS = ("jpeg", "webp", "jpeg2000", "avif", "jpegxl", "hevc")
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "bench-codecs", help="rate, PSNR, MS-SSIM and times of classical codecs over a folder")
-    p.add_argument("images", help="folder of test images (PNG, JPEG, ...)")
+    add_folder_arguments(p, "<codec>")
     p.add_argument("--codecs", nargs="+", default=list(CODECS), choices=CODECS, metavar="CODEC",
                    help=f"codecs to sweep (default: all of {', '.join(CODECS)})")
     p.add_argument("--values", type=lambda s: tuple(float(v) for v in s.split(",")),
                    help="comma-separated settings replacing the default sweep (one codec only)")
-    p.add_argument("-o", "--output-dir", default=".",
-                   help="folder for <codec>.json and <codec>.csv (default: .)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 

@@ -8,17 +8,22 @@ import pathlib
 import sys
 
 
+def add_folder_arguments(p: argparse.ArgumentParser, stem: str) -> None:
+    """The image folder, output folder and progress options (shared with bench-codecs)."""
+    p.add_argument("images", help="folder of test images (PNG, JPEG, ...)")
+    p.add_argument("-o", "--output-dir", default=".",
+                   help=f"folder for {stem}.json and {stem}.csv (default: .)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "eval", help="rate, PSNR, MS-SSIM and times of jaxlic weight files over a folder")
-    p.add_argument("images", help="folder of test images (PNG, JPEG, ...)")
+    add_folder_arguments(p, "<name>")
     p.add_argument("weights", nargs="+", help="weights files, one R-D point each")
     p.add_argument("--name", default="jaxlic", help="curve name, also the output file stem")
     p.add_argument("--description", default="jaxlic learned codec",
                    help="description written into the JSON")
-    p.add_argument("-o", "--output-dir", default=".",
-                   help="folder for <name>.json and <name>.csv (default: .)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
