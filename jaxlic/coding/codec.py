@@ -30,10 +30,12 @@ from jaxlic.coding.errors import BitstreamError
 from jaxlic.coding.range_coder import MAX_ESCAPE, Decoder, Encoder
 from jaxlic.coding.tables import ZTables, build_z_tables, mixture_frequencies
 from jaxlic.coding.wavefront import TapGatherer, Wavefronts, wavefronts
+from jaxlic.entropy.gmm import select_channels
 from jaxlic.images import to_rgb
 from jaxlic.models import ALIGNMENT, AsymmetricModel, ModelConfig, init_params
 
 RADII = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # y alphabet radii (one program each)
+CHANNEL_BUCKET = 16  # coded-channel counts are rounded up to a multiple of this
 MAX_LATENT = 1 << 24  # largest |y^| or |z^ - median| a file may carry
 DOWNSAMPLING = 16  # image pixels per y position along each side
 
@@ -89,9 +91,10 @@ class Codec:
         # tree would cost ~1 ms of pytree flattening per call.
         self._coding_params = {k: self.params[k] for k in ("context", "entropy_parameters")}
         self._tables = jax.jit(
-            lambda p, taps, phi, radius: mixture_frequencies(
-                model.apply({"params": p}, taps, phi, method=AsymmetricModel.mixture_at), radius),
-            static_argnums=3)
+            lambda p, taps, phi, kernel, radius: mixture_frequencies(
+                model.apply({"params": p}, taps, phi, kernel,
+                            method=AsymmetricModel.mixture_at), radius),
+            static_argnums=4)
 
     # -- construction and persistence -------------------------------------------------
 
@@ -261,13 +264,15 @@ class Codec:
             rows, cols = np.indices((h, w)).reshape(2, -1)
             taps.write(rows, cols, y_hat[rows, cols].astype(np.float32))
             schedule = wavefronts(h, w, self.config.context_kernel)
+            kernel = self._output_kernel(coded)
             # Dispatch every step first (XLA runs them while the host codes earlier ones).
-            tables = [self._tables_at(schedule, t, taps, phi, header.radius)
+            tables = [self._tables_at(schedule, t, taps, phi, kernel, header.radius)
                       for t in range(schedule.steps)]
             for t, freqs in enumerate(tables):
                 rows, cols = schedule.positions(t)
                 values = y_hat[rows, cols][:, coded]
-                self._encode_values(encoder, values, _select(freqs, len(rows), coded), header)
+                self._encode_values(encoder, values, _select(freqs, len(rows), coded.size),
+                                    header)
         return encoder.to_bytes()
 
     def _decode_y(self, header: bitstream.Header, phi: np.ndarray, data: bytes) -> np.ndarray:
@@ -279,21 +284,35 @@ class Codec:
         if coded.size:
             taps = TapGatherer(h, w, n, self.config.context_kernel)
             schedule = wavefronts(h, w, self.config.context_kernel)
+            kernel = self._output_kernel(coded)
             for t in range(schedule.steps):
                 rows, cols = schedule.positions(t)
-                freqs = _select(self._tables_at(schedule, t, taps, phi, header.radius),
-                                len(rows), coded)
+                freqs = _select(self._tables_at(schedule, t, taps, phi, kernel, header.radius),
+                                len(rows), coded.size)
                 block = y_hat[rows, cols]
                 block[:, coded] = self._decode_values(decoder, freqs, header).reshape(len(rows), -1)
                 y_hat[rows, cols] = block
                 taps.write(rows, cols, block.astype(np.float32))
         return y_hat
 
+    def _output_kernel(self, coded: np.ndarray) -> jax.Array | None:
+        """Last-layer kernel restricted to the coded channels, padded (repeating the last)
+        to a multiple of ``CHANNEL_BUCKET`` so that few programs are compiled; None when
+        every channel is coded."""
+        size = -(-coded.size // CHANNEL_BUCKET) * CHANNEL_BUCKET
+        if size >= self.config.latent_channels:
+            return None
+        channels = np.pad(coded, (0, size - coded.size), mode="edge")
+        return jnp.asarray(select_channels(self._coding_params["entropy_parameters"], channels,
+                                           self.config.mixture_components))
+
     def _tables_at(self, schedule: Wavefronts, t: int, taps: TapGatherer, phi: np.ndarray,
-                   radius: int) -> jax.Array:
-        """Integer tables ``[P, N, 2 radius + 1]`` of step ``t`` (padded positions included)."""
+                   kernel: jax.Array | None, radius: int) -> jax.Array:
+        """Integer tables ``[P, n, 2 radius + 1]`` of step ``t`` (padded positions included)
+        for the channels of ``kernel`` (see ``_output_kernel``), or all channels."""
         rows, cols = schedule.padded(t)
-        return self._tables(self._coding_params, taps.taps(rows, cols), phi[rows, cols], radius)
+        return self._tables(self._coding_params, taps.taps(rows, cols), phi[rows, cols],
+                            kernel, radius)
 
     @staticmethod
     def _encode_values(coder: Encoder, values: np.ndarray, freqs: np.ndarray,
@@ -324,10 +343,10 @@ def _pad(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
                   mode="edge")
 
 
-def _select(freqs: jax.Array, count: int, coded: np.ndarray) -> np.ndarray:
-    """Rows of the real positions and coded channels: ``[count * len(coded), A]``."""
+def _select(freqs: jax.Array, count: int, channels: int) -> np.ndarray:
+    """Rows of the real positions and channels: ``[count * channels, A]``."""
     freqs = np.asarray(freqs)
-    return freqs[:count][:, coded].reshape(-1, freqs.shape[-1])
+    return freqs[:count, :channels].reshape(-1, freqs.shape[-1])
 
 
 def _group_by(items: Sequence[Any], key) -> dict[Any, list[int]]:

@@ -9,6 +9,7 @@ float models upstream by integer arithmetic later would not touch the coder.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +17,6 @@ import numpy as np
 
 from jaxlic.entropy import factorized
 from jaxlic.entropy.gmm import Mixture
-from jaxlic.ops.math import std_normal_cdf_erf
 
 PRECISION = 22
 MAX_Z_SUPPORT = 1023  # symbols per channel in a z table (the rest is escaped)
@@ -48,8 +48,12 @@ def mixture_pmf(mix: Mixture, radius: int) -> jax.Array:
     symbols carry the whole lower and upper tails (values beyond them are escaped).
     """
     bounds = jnp.arange(-radius, radius, dtype=jnp.float32) + 0.5  # [2R]
-    z = (bounds - mix.means[..., None]) / mix.scales[..., None]   # [..., K, C, 2R]
-    cdf = jnp.sum(mix.weights[..., None] * std_normal_cdf_erf(z), axis=-3)  # [..., C, 2R]
+    inv = (1.0 / math.sqrt(2.0)) / mix.scales[..., None]
+    # Phi(x) = (1 + erf(x / sqrt 2)) / 2 and the weights sum to one. erf (absolute error
+    # near float32 epsilon) is ~2.7x faster than erfc on XLA:CPU; tables need only
+    # absolute precision (2**-22).
+    erf = jax.lax.erf((bounds - mix.means[..., None]) * inv)  # [..., K, C, 2R]
+    cdf = 0.5 + 0.5 * jnp.sum(mix.weights[..., None] * erf, axis=-3)  # [..., C, 2R]
     zeros = jnp.zeros(cdf.shape[:-1] + (1,), cdf.dtype)
     return jnp.diff(jnp.concatenate([zeros, cdf, zeros + 1.0], axis=-1), axis=-1)
 

@@ -98,18 +98,20 @@ class AsymmetricModel(nn.Module):
         ctx = self.context(y_hat)
         return self._mixture(jnp.concatenate([ctx, phi], axis=-1))
 
-    def mixture_at(self, taps: jax.Array, phi: jax.Array) -> Mixture:
+    def mixture_at(self, taps: jax.Array, phi: jax.Array,
+                   output_kernel: jax.Array | None = None) -> Mixture:
         """GMM parameters at P positions from their causal neighbours (coding).
 
         ``taps [P, T, N]`` (see ``MaskedConv.from_taps``), ``phi [P, 2N]`` ->
-        ``Mixture`` of ``[P, K, N]``. Encoder and decoder both call this, never the
-        full-tensor convolution, so that their probabilities are bit-identical.
+        ``Mixture`` of ``[P, K, N]``; or ``[P, K, n]`` with ``output_kernel`` from
+        ``gmm.select_channels`` for n channels. Encoder and decoder both call this, never
+        the full-tensor convolution, so that their probabilities are bit-identical.
         """
         ctx = self.context.from_taps(taps)
-        return self._mixture(jnp.concatenate([ctx, phi], axis=-1))
+        return self._mixture(jnp.concatenate([ctx, phi], axis=-1), output_kernel)
 
-    def _mixture(self, features: jax.Array) -> Mixture:
-        raw = self.entropy_parameters(features)
+    def _mixture(self, features: jax.Array, output_kernel: jax.Array | None = None) -> Mixture:
+        raw = self.entropy_parameters(features, output_kernel)
         return mixture_from_raw(raw, self.config.mixture_components, self.config.scale_bound)
 
     def filter_latent(self, y_hat: jax.Array) -> jax.Array:

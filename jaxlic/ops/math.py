@@ -40,10 +40,3 @@ def std_normal_cdf(x: jax.Array) -> jax.Array:
     """Standard normal CDF, ``0.5 * erfc(-x / sqrt(2))``: accurate far into the left tail."""
     return 0.5 * lax.erfc(-x * _INV_SQRT2)
 
-
-def std_normal_cdf_erf(x: jax.Array) -> jax.Array:
-    """Standard normal CDF through ``erf``: about 2.7x faster than ``std_normal_cdf`` on
-    XLA:CPU, with an absolute (not relative) error near float32 epsilon. Good for coding
-    tables, whose resolution is absolute (2**-22); the training likelihoods use the
-    tail-accurate form."""
-    return 0.5 + 0.5 * lax.erf(x * _INV_SQRT2)
