@@ -20,7 +20,6 @@ import statistics
 import time
 
 import jax
-import numpy as np
 
 from jaxlic import Codec, ModelConfig
 from jaxlic.coding import bitstream

@@ -1,6 +1,5 @@
 """Coding building blocks: integer tables, range coder escapes, wavefronts, container."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

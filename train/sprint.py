@@ -9,7 +9,8 @@ optimiser state; the step count, and with it the PQF and learning-rate schedules
 carries on from the file's metadata. At the end the weights are exported (float32 and
 float16) in pieces of at most ``--piece_mib`` MiB, and a JSON summary is written.
 
-Needs jax, flax, optax, numpy, pillow and constriction; not grain or ml_collections.
+Needs jax, flax, optax, numpy, pillow and constriction; not grain or ml_collections (so it
+imports nothing from train/ that does).
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ import numpy as np
 from jaxlic import AsymmetricModel, Codec, ModelConfig, init_params
 from jaxlic.coding import weights
 from jaxlic.images import list_images, read_image
-from jaxlic.losses import rd_loss
 from jaxlic.models import ALIGNMENT
 from jaxlic.training import LossConfig, TrainState, halving_schedule, make_optimizer
 from jaxlic.training.step import train_step
+from train.evaluate import make_estimator, validate
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -150,18 +151,6 @@ def _start(args: argparse.Namespace, workdir: pathlib.Path) -> tuple[ModelConfig
     return config, params, history
 
 
-def estimate(model: AsymmetricModel, params: Any, images: list[np.ndarray],
-             lmbda: float) -> dict[str, float]:
-    """Mean estimated bpp and PSNR (rounded latents, model likelihoods) on ``images``."""
-    apply = jax.jit(lambda p, x: rd_loss(x, model.apply({"params": p}, x, train=False), lmbda)[1])
-    rows = []
-    for image in images:
-        h, w = (s - s % ALIGNMENT for s in image.shape[:2])
-        x = jnp.asarray(image[None, :h, :w] / 255.0, jnp.float32)
-        rows.append(jax.device_get(apply(params, x)))
-    return {k: float(np.mean([r[k] for r in rows])) for k in ("bpp", "psnr")}
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -213,9 +202,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     params = jax.device_get(state.params)
     val = {}
-    if args.val:
-        val_images = [read_image(p) for p in list_images(args.val)]
-        val = estimate(AsymmetricModel(config), params, val_images, args.lmbda)
+    if args.val:  # estimated rate and distortion (rounded latents, model likelihoods)
+        images = [read_image(p) for p in list_images(args.val)]
+        images = [im[: im.shape[0] // ALIGNMENT * ALIGNMENT, : im.shape[1] // ALIGNMENT * ALIGNMENT]
+                  for im in images]
+        estimator = make_estimator(AsymmetricModel(config), args.lmbda, args.distortion)
+        val = validate(estimator, params, images)
     run_info = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "device": jax.devices()[0].device_kind, "steps": steps, "first_step": first_step,

@@ -15,7 +15,6 @@ decoder agree bit for bit (on the same machine and software).
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ import numpy as np
 
 from jaxlic.coding import bitstream, weights
 from jaxlic.coding.errors import BitstreamError
-from jaxlic.coding.range_coder import MAX_ESCAPE, Decoder, Encoder
+from jaxlic.coding.range_coder import Decoder, Encoder
 from jaxlic.coding.tables import ZTables, build_z_tables, mixture_frequencies
 from jaxlic.coding.wavefront import TapGatherer, Wavefronts, wavefronts
 from jaxlic.entropy.gmm import select_channels
