@@ -140,9 +140,8 @@ class Codec:
     def latents(self, image: np.ndarray) -> np.ndarray:
         """The quantised latent ``y^`` (int64 ``[h, w, N]``) that ``compress`` codes."""
         image = to_rgb(image)
-        x = _pad(image, _padded_size(*image.shape[:2]))[None].astype(np.float32) / 255.0
-        return np.floor(np.asarray(self._analysis(self.params, jnp.asarray(x)))[0] + 0.5
-                        ).astype(np.int64)
+        y_tilde = self._analysis(self.params, _batch([image], image.shape[:2]))
+        return _round(np.asarray(y_tilde)[0]).astype(np.int64)
 
     def decode_latents(self, data: bytes) -> np.ndarray:
         """The latent ``y^`` (int64 ``[h, w, N]``) a file decodes to, before synthesis."""
@@ -154,10 +153,9 @@ class Codec:
         images = [to_rgb(im) for im in images]
         out: list[bytes | None] = [None] * len(images)
         for shape, indices in _group_by(images, lambda im: im.shape[:2]).items():
-            padded = _padded_size(*shape)
-            x = np.stack([_pad(images[i], padded) for i in indices]).astype(np.float32) / 255.0
+            x = _batch([images[i] for i in indices], shape)
             with _stage(timings, "analysis"):
-                y_tilde = self._analysis(self.params, jnp.asarray(x))
+                y_tilde = self._analysis(self.params, x)
                 z = np.asarray(self._hyper_analysis(self.params, y_tilde))
                 y_tilde = np.asarray(y_tilde)
             for j, i in enumerate(indices):
@@ -188,11 +186,11 @@ class Codec:
             v = np.floor(z - self._medians + 0.5)
             if np.abs(v).max(initial=0) > MAX_LATENT:
                 raise ValueError("hyper latent out of the codable range")
-            z_bytes, z_hat = self._code_z(Encoder(), v.astype(np.int64))
+            z_bytes, z_hat = self._encode_z(v.astype(np.int64))
         with _stage(timings, "hyper_synthesis"):
             phi = np.asarray(self._hyper_synthesis(self.params, jnp.asarray(z_hat[None])))[0]
         with _stage(timings, "y_coding"):
-            y_hat = np.floor(y_tilde + 0.5)
+            y_hat = _round(y_tilde)
             if np.abs(y_hat).max(initial=0) > MAX_LATENT:
                 raise ValueError("latent out of the codable range")
             y_hat = y_hat.astype(np.int64)
@@ -219,39 +217,46 @@ class Codec:
         height, width = _padded_size(header.height, header.width)
         with _stage(timings, "z_coding"):
             shape = (height // ALIGNMENT, width // ALIGNMENT, self.config.latent_channels)
-            _, z_hat = self._code_z(Decoder(z_bytes), None, shape)
+            z_hat = self._decode_z(z_bytes, shape)
         with _stage(timings, "hyper_synthesis"):
             phi = np.asarray(self._hyper_synthesis(self.params, jnp.asarray(z_hat[None])))[0]
         with _stage(timings, "y_coding"):
             y_hat = self._decode_y(header, phi, y_bytes)
         return y_hat, (header.height, header.width)
 
-    def _code_z(self, coder: Encoder | Decoder, v: np.ndarray | None,
-                shape: tuple[int, ...] | None = None) -> tuple[bytes, np.ndarray]:
-        """Code (``v`` given) or decode the hyper latent; returns the bytes written (empty
-        when decoding) and ``z_hat = v + median`` as float32 ``[hz, wz, N]``."""
-        t = self.z_tables
-        shape = v.shape if v is not None else shape
+    def _z_tables_of(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Channel index and table row of every element of a ``[hz, wz, N]`` hyper latent."""
         channel = np.broadcast_to(np.arange(shape[-1]), shape).ravel()
-        freqs = t.frequencies[channel]
-        escape = t.frequencies.shape[1] - 1
-        if v is not None:
-            flat = v.ravel()
-            index = flat - t.offsets[channel]
-            inside = (index >= 0) & (index < t.lengths[channel])
-            coder.encode(np.where(inside, index, escape), freqs)
-            coder.encode_unbounded(_zigzag(flat[~inside]))
-            data = coder.to_bytes()
-        else:
-            symbols = coder.decode(freqs).astype(np.int64)
-            outside = (symbols >= t.lengths[channel]) | (symbols < 0)
-            flat = symbols + t.offsets[channel]
-            flat[outside] = _unzigzag(coder.decode_unbounded(int(outside.sum())))
-            if np.abs(flat).max(initial=0) > MAX_LATENT:
-                raise BitstreamError("hyper latent out of range: the file is corrupted")
-            data = b""
-        z_hat = (flat.reshape(shape).astype(np.float32) + self._medians).astype(np.float32)
-        return data, z_hat
+        return channel, self.z_tables.frequencies[channel]
+
+    def _encode_z(self, v: np.ndarray) -> tuple[bytes, np.ndarray]:
+        """The z stream of the integer offsets ``v [hz, wz, N]`` from the medians, and
+        ``z_hat = v + median`` (float32), exactly as the decoder will see it."""
+        t = self.z_tables
+        channel, freqs = self._z_tables_of(v.shape)
+        flat = v.ravel()
+        index = flat - t.offsets[channel]
+        inside = (index >= 0) & (index < t.lengths[channel])
+        encoder = Encoder()
+        encoder.encode(np.where(inside, index, t.frequencies.shape[1] - 1), freqs)
+        encoder.encode_unbounded(_zigzag(flat[~inside]))
+        return encoder.to_bytes(), self._z_hat(v)
+
+    def _decode_z(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
+        """``z_hat [hz, wz, N]`` (float32) from the z stream."""
+        t = self.z_tables
+        channel, freqs = self._z_tables_of(shape)
+        decoder = Decoder(data)
+        symbols = decoder.decode(freqs).astype(np.int64)
+        escaped = symbols >= t.lengths[channel]
+        flat = symbols + t.offsets[channel]
+        flat[escaped] = _unzigzag(decoder.decode_unbounded(int(escaped.sum())))
+        if np.abs(flat).max(initial=0) > MAX_LATENT:
+            raise BitstreamError("hyper latent out of range: the file is corrupted")
+        return self._z_hat(flat.reshape(shape))
+
+    def _z_hat(self, v: np.ndarray) -> np.ndarray:
+        return v.astype(np.float32) + self._medians
 
     def _encode_y(self, header: bitstream.Header, phi: np.ndarray, y_hat: np.ndarray) -> bytes:
         """The y stream of ``y_hat [h, w, N]``, wavefront by wavefront."""
@@ -336,10 +341,18 @@ class Codec:
         return values
 
 
-def _pad(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Replicate-pad ``[H, W, 3]`` at the bottom and right to ``size``."""
-    return np.pad(image, ((0, size[0] - image.shape[0]), (0, size[1] - image.shape[1]), (0, 0)),
-                  mode="edge")
+def _batch(images: Sequence[np.ndarray], size: tuple[int, int]) -> jax.Array:
+    """Same-size uint8 images -> ``[B, H', W', 3]`` in [0, 1], replicate-padded at the
+    bottom and right to multiples of 64."""
+    height, width = _padded_size(*size)
+    pad = ((0, height - size[0]), (0, width - size[1]), (0, 0))
+    return jnp.asarray(np.stack([np.pad(im, pad, mode="edge") for im in images]),
+                       jnp.float32) / 255.0
+
+
+def _round(y: np.ndarray) -> np.ndarray:
+    """Round half up (``floor(y + 1/2)``), as the encoder quantises y."""
+    return np.floor(y + 0.5)
 
 
 def _select(freqs: jax.Array, count: int, channels: int) -> np.ndarray:
