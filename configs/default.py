@@ -13,6 +13,7 @@ import ml_collections
 from ml_collections import config_dict
 
 from jaxlic import ModelConfig
+from jaxlic.losses import QUALITY_LMBDAS
 
 # The project's shared data folder (next to the repository); override the paths for your data.
 DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -31,6 +32,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.seed = 0
 
     c.lmbda = 0.0032  # rate-distortion trade-off on the paper's scale
+    # A variable-rate model (model.rate_levels > 0) takes one lambda per quality level
+    # instead, ascending; each example draws its level. Empty for the paper's models.
+    c.level_lmbdas = ()
     c.distortion = "mse"  # "mse" (255^2 * MSE) | "ms-ssim" (1 - MS-SSIM)
     c.pq_steps = 20_000  # lambda_1 of the PQF loss is 1 before this step, then 0
 
@@ -38,6 +42,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.optim.lr = 1e-4
     c.optim.first_halving = 850_000
     c.optim.halving_every = 100_000
+    c.optim.warmup = 0  # steps of linear learning-rate warm-up
     c.optim.aux_multiplier = 10.0  # learning rate of the quantiles' Adam, relative
     c.optim.clip_norm = config_dict.placeholder(float)  # global-norm clipping; None = off
 
@@ -56,6 +61,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.val.dir = str(DATA / "kodak")
     c.val.every = 10_000  # steps; 0 = never
     c.val.max_images = 0  # 0 = all images of the folder
+    c.val.levels = ()  # quality levels estimated for a variable-rate model; () = all
 
     c.log_every = 100  # steps between metric writes and NaN checks
     c.checkpoint_every = 5_000
@@ -70,4 +76,28 @@ def paper_config(preset: str, distortion: str, lmbda: float) -> ml_collections.C
     c.model = model_config(preset)
     c.distortion = distortion
     c.lmbda = lmbda
+    return c
+
+
+
+def variable_rate_config(preset: str) -> ml_collections.ConfigDict:
+    """One model for CompressAI's eight MSE qualities (gain units, Cui et al. 2021),
+    trained with the budget recipe measured on the project's 2-core CPU (docs/training.md):
+    128x128 crops, gradient clipping at global norm 1, a short warm-up, and a constant
+    learning rate until the final halvings, which are scheduled when a release is cut."""
+    c = get_config()
+    c.model = model_config(preset)
+    c.model.rate_levels = len(QUALITY_LMBDAS)
+    c.level_lmbdas = QUALITY_LMBDAS
+    c.lmbda = 0.0  # unused: each example draws its level's lambda
+    c.optim.lr = 1e-4
+    c.optim.warmup = 100
+    c.optim.clip_norm = 1.0
+    c.data.crop_size = 128
+    c.data.num_workers = 1
+    c.num_steps = 2_000_000
+    c.val.every = 2_000
+    c.val.max_images = 4
+    c.log_every = 50
+    c.checkpoint_every = 500
     return c

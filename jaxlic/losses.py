@@ -11,20 +11,27 @@ from jaxlic import metrics
 
 DISTORTIONS = ("mse", "ms-ssim")
 
+# CompressAI's MSE lambdas of its quality scale 1..8, on the same scale as ours
+# (lambda * 255^2 * MSE + bpp): the levels of jaxlic's variable-rate models.
+QUALITY_LMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
+
 
 def bits(likelihood: jax.Array) -> jax.Array:
     """Information content ``sum(-log2 p)`` in bits, scalar."""
     return jnp.sum(-jnp.log2(likelihood))
 
 
-def rd_loss(x: jax.Array, outputs: dict[str, Any], lmbda: float, distortion: str = "mse",
-            pq_weight: jax.Array | float = 0.0) -> tuple[jax.Array, dict[str, jax.Array]]:
+def rd_loss(x: jax.Array, outputs: dict[str, Any], lmbda: jax.Array | float,
+            distortion: str = "mse", pq_weight: jax.Array | float = 0.0
+            ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Loss and metrics of one batch.
 
     Args:
       x: ``[B, H, W, 3]`` originals in [0, 1].
       outputs: the model's forward-pass dict (``x_hat``, ``likelihoods``, ``pq_loss``).
-      lmbda: rate-distortion trade-off on the paper's scale.
+      lmbda: rate-distortion trade-off on the paper's scale: a scalar, or ``[B]`` (one
+        per example, for a variable-rate model; the loss is then the batch mean of
+        ``lmbda_b * D_b`` plus the rate).
       distortion: ``"mse"`` (D = 255^2 * MSE) or ``"ms-ssim"`` (D = 1 - MS-SSIM).
       pq_weight: lambda_1 of the PQF term (1 for the first 20k steps, then 0).
 
@@ -39,18 +46,22 @@ def rd_loss(x: jax.Array, outputs: dict[str, Any], lmbda: float, distortion: str
     x_hat = outputs["x_hat"]
     bpp_y = bits(outputs["likelihoods"]["y"]) / num_pixels
     bpp_z = bits(outputs["likelihoods"]["z"]) / num_pixels
-    mse = jnp.mean(jnp.square(x - x_hat))
+    mse_per_image = jnp.mean(jnp.square(x - x_hat), axis=(1, 2, 3))
+    mse = jnp.mean(mse_per_image)
     out = {"bpp_y": bpp_y, "bpp_z": bpp_z, "bpp": bpp_y + bpp_z, "mse": mse,
            "psnr": -10.0 * jnp.log10(mse), "pq_loss": outputs["pq_loss"]}
+    ms_ssim = None
     if min(x.shape[1:3]) >= metrics.min_ms_ssim_size():
-        out["ms_ssim"] = jnp.mean(metrics.ms_ssim(x_hat, x))
+        ms_ssim = metrics.ms_ssim(x_hat, x)
+        out["ms_ssim"] = jnp.mean(ms_ssim)
     if distortion == "mse":
-        d = 255.0**2 * mse
+        d = 255.0**2 * mse_per_image
     else:
-        if "ms_ssim" not in out:
+        if ms_ssim is None:
             raise ValueError(f"MS-SSIM training needs crops of at least "
                              f"{metrics.min_ms_ssim_size()} pixels, got {x.shape[1:3]}")
-        d = 1.0 - out["ms_ssim"]
-    loss = lmbda * d + bpp_y + bpp_z + pq_weight * outputs["pq_loss"]
+        d = 1.0 - ms_ssim
+    weighted = jnp.mean(jnp.broadcast_to(jnp.asarray(lmbda, jnp.float32), d.shape) * d)
+    loss = weighted + bpp_y + bpp_z + pq_weight * outputs["pq_loss"]
     out["loss"] = loss
     return loss, out

@@ -40,7 +40,15 @@ def test_paper_settings(name):
 
 def test_every_config_file_is_covered():
     files = {p.stem for p in CONFIGS.glob("*.py")} - {"__init__", "default"}
-    assert files == set(PAPER) | {"tiny_cpu"}
+    assert files == set(PAPER) | {"tiny_cpu", "variable_rate_n64"}
+
+
+def test_variable_rate_setting():
+    c = _load("variable_rate_n64")
+    model = ModelConfig.from_dict(c.model.to_dict())
+    assert model.latent_channels == 64 and model.rate_levels == len(c.level_lmbdas) == 8
+    assert list(c.level_lmbdas) == sorted(c.level_lmbdas) and c.level_lmbdas[0] == 0.0018
+    assert c.optim.clip_norm == 1.0 and c.optim.warmup > 0
 
 
 def test_command_line_overrides():

@@ -100,12 +100,18 @@ def _program(model_config: ModelConfig, compute_dtype: str, optim: tuple[tuple[s
     (resumption, sweeps, tests) trace and compile each function once."""
     o = dict(optim)
     model = AsymmetricModel(model_config, dtype=jnp.dtype(compute_dtype))
-    schedule = halving_schedule(o["lr"], o["first_halving"], o["halving_every"])
+    schedule = halving_schedule(o["lr"], o["first_halving"], o["halving_every"], o["warmup"])
     tx = make_optimizer(schedule, o["aux_multiplier"], o["clip_norm"])
     # One program for the optimiser's zero states instead of one per parameter shape.
     return _Program(model, schedule, tx, jax.jit(lambda p: TrainState.create(p, tx)),
                     parallel.make_parallel_step(model, tx, loss),
-                    evaluate.make_estimator(model, loss.lmbda, loss.distortion))
+                    evaluate.make_estimator(model, loss))
+
+
+def loss_config(config: ml_collections.ConfigDict) -> LossConfig:
+    """The step's objective from a training configuration."""
+    return LossConfig(config.lmbda, config.distortion, config.pq_steps,
+                      tuple(config.level_lmbdas))
 
 
 class _Run:
@@ -118,7 +124,7 @@ class _Run:
         model_config = ModelConfig.from_dict(config.model.to_dict())
         self.program = _program(model_config, config.compute_dtype,
                                 tuple(sorted(config.optim.items())),
-                                LossConfig(config.lmbda, config.distortion, config.pq_steps))
+                                loss_config(config))
         init_rng, self.rng = jax.random.split(jax.random.PRNGKey(config.seed))
         self.state = jax.device_get(
             self.program.create_state(init_params(model_config, init_rng)))
@@ -126,7 +132,8 @@ class _Run:
             config.data, parallel.host_batch_size(config.batch_size), config.seed,
             jax.process_index(), jax.process_count()))
         self.writer = MetricWriter(workdir, enabled=self.is_main)
-        self.validation = (_Validation(config.val, self.program.estimate)
+        self.validation = (_Validation(config.val, self.program.estimate,
+                                       model_config.rate_levels)
                            if self.is_main and config.val.every else None)
 
     def train(self, resume_step: int | None) -> TrainState:
@@ -182,10 +189,13 @@ class _Run:
 class _Validation:
     """Estimated rate and distortion of the current parameters on ``val.dir``."""
 
-    def __init__(self, val: ml_collections.ConfigDict, estimate: evaluate.Estimator):
+    def __init__(self, val: ml_collections.ConfigDict, estimate: evaluate.Estimator,
+                 rate_levels: int):
         self.images = input_pipeline.aligned_images(val.dir, val.max_images)
         self.estimate = estimate
+        # A variable-rate model is estimated at val.levels (default: every level).
+        self.levels = tuple(val.levels or range(rate_levels)) if rate_levels else ()
 
     def __call__(self, replicated_params: Any) -> dict[str, float]:
         params = jax.device_put(parallel.unreplicate(replicated_params))
-        return evaluate.validate(self.estimate, params, self.images)
+        return evaluate.validate(self.estimate, params, self.images, self.levels)

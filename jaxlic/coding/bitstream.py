@@ -15,13 +15,13 @@ import numpy as np
 from jaxlic.coding.errors import BitstreamError
 
 MAGIC = b"JLIC"
-VERSION = 1
+VERSION = 2  # 2: quality code in the header (variable-rate models)
 MAX_SIDE = 65535
 MAX_PIXELS = 1 << 28  # 268 megapixels: refuse larger headers rather than allocate for them
 FLAG_ESCAPES = 1
 
-# magic, version, flags, model id, height, width, N, radius, z bytes, y bytes
-_FIXED = struct.Struct("<4sBB8sHHHBII")
+# magic, version, flags, model id, height, width, N, radius, quality, z bytes, y bytes
+_FIXED = struct.Struct("<4sBB8sHHHBHII")
 _CRC = struct.Struct("<I")
 
 
@@ -36,6 +36,8 @@ class Header:
       radius: y symbols are coded in ``-radius..radius`` (edge symbols may be escaped).
       escapes: whether edge symbols are followed by an escape magnitude.
       coded: ``[N]`` bool, channels with at least one non-zero value (others are zero).
+      quality: quality code of a variable-rate model (thousandths: 1000 is quality 1,
+        see ``jaxlic.coding.gains``); 0 for a fixed-rate model.
     """
 
     model_id: bytes
@@ -45,13 +47,15 @@ class Header:
     radius: int
     escapes: bool
     coded: np.ndarray
+    quality: int = 0
 
 
 def pack(header: Header, z_bytes: bytes, y_bytes: bytes) -> bytes:
     """The complete file."""
     flags = FLAG_ESCAPES if header.escapes else 0
     fixed = _FIXED.pack(MAGIC, VERSION, flags, header.model_id, header.height, header.width,
-                        header.channels, header.radius, len(z_bytes), len(y_bytes))
+                        header.channels, header.radius, header.quality, len(z_bytes),
+                        len(y_bytes))
     body = fixed + np.packbits(header.coded.astype(np.uint8)).tobytes() + z_bytes + y_bytes
     return body + _CRC.pack(zlib.crc32(body))
 
@@ -67,10 +71,13 @@ def unpack(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[Header, bytes, by
         raise BitstreamError("not a jaxlic file (bad magic number)")
     if len(data) < _FIXED.size + _CRC.size:
         raise BitstreamError(f"file truncated: {len(data)} bytes is shorter than the header")
-    (_, version, flags, model_id, height, width, channels, radius, z_len,
-     y_len) = _FIXED.unpack_from(data)
+    version = data[len(MAGIC)]
     if version != VERSION:
-        raise BitstreamError(f"unsupported format version {version} (this jaxlic reads {VERSION})")
+        raise BitstreamError(f"unsupported format version {version}: this jaxlic reads version "
+                             f"{VERSION} only (files of version 1 came from jaxlic builds "
+                             "before variable-rate models; decode them with that build)")
+    (_, _, flags, model_id, height, width, channels, radius, quality, z_len,
+     y_len) = _FIXED.unpack_from(data)
     if flags & ~FLAG_ESCAPES:
         raise BitstreamError(f"unknown flags 0x{flags:02x}")
     flag_bytes = -(-channels // 8)
@@ -90,5 +97,6 @@ def unpack(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[Header, bytes, by
     offset += flag_bytes
     z_bytes = data[offset: offset + z_len]
     y_bytes = data[offset + z_len: offset + z_len + y_len]
-    header = Header(model_id, height, width, channels, radius, bool(flags & FLAG_ESCAPES), coded)
+    header = Header(model_id, height, width, channels, radius, bool(flags & FLAG_ESCAPES), coded,
+                    quality)
     return header, z_bytes, y_bytes

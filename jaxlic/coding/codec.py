@@ -8,6 +8,10 @@ Encoder::
 Decoder: z stream -> z^ -> h_s -> phi -> per wavefront: the same tables from the already
 decoded taps -> y^ -> PQF -> g_s -> clip, round, crop.
 
+A variable-rate model multiplies y~ and z by the gains of the requested quality before
+rounding and y^ and z^ by the inverse gains before g_s and h_s; the quality travels in
+the header.
+
 Probabilities are computed by one jitted function, ``mixture_at`` followed by integer
 quantisation, called with identical shapes and inputs on both sides, so encoder and
 decoder agree bit for bit (on the same machine and software).
@@ -26,6 +30,7 @@ import numpy as np
 
 from jaxlic.coding import bitstream, weights
 from jaxlic.coding.errors import BitstreamError
+from jaxlic.coding.gains import QUALITY_SCALE, HostGains, host_gains, quality_code
 from jaxlic.coding.range_coder import Decoder, Encoder
 from jaxlic.coding.tables import ZTables, build_z_tables, mixture_frequencies
 from jaxlic.coding.wavefront import TapGatherer, Wavefronts, wavefronts
@@ -37,6 +42,7 @@ RADII = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # y alphabet radii (one prog
 CHANNEL_BUCKET = 16  # coded-channel counts are rounded up to a multiple of this
 MAX_LATENT = 1 << 24  # largest |y^| or |z^ - median| a file may carry
 DOWNSAMPLING = 16  # image pixels per y position along each side
+DEFAULT_QUALITY = 6.0  # of variable-rate models, when the caller names none
 
 
 def _zigzag(v: np.ndarray) -> np.ndarray:
@@ -66,6 +72,10 @@ class Codec:
     ``compress(image) -> bytes`` and ``decompress(bytes) -> image`` work on uint8
     ``[H, W, 3]`` arrays of any size (grayscale and RGBA inputs are converted). Every
     malformed input to ``decompress`` raises ``jaxlic.BitstreamError``.
+
+    A variable-rate model (``config.rate_levels`` = L > 0) compresses at any quality from
+    1 (smallest files) to L (best), fractional values included, or at the quality that
+    best meets a bit budget (``target_bpp``).
     """
 
     def __init__(self, config: ModelConfig, params: Any, z_tables: ZTables | None = None):
@@ -89,6 +99,7 @@ class Codec:
         # The per-step program only needs these two parameter subtrees; passing the whole
         # tree would cost ~1 ms of pytree flattening per call.
         self._coding_params = {k: self.params[k] for k in ("context", "entropy_parameters")}
+        self._gain_cache: dict[int, HostGains] = {}
         self._tables = jax.jit(
             lambda p, taps, phi, kernel, radius: mixture_frequencies(
                 model.apply({"params": p}, taps, phi, kernel,
@@ -129,38 +140,107 @@ class Codec:
 
     # -- public coding API ------------------------------------------------------------
 
-    def compress(self, image: np.ndarray, timings: dict[str, float] | None = None) -> bytes:
-        """Compress a uint8 image; ``timings`` (if given) receives seconds per stage."""
-        return self.compress_batch([image], timings)[0]
+    def compress(self, image: np.ndarray, timings: dict[str, float] | None = None, *,
+                 quality: float | None = None, target_bpp: float | None = None) -> bytes:
+        """Compress a uint8 image; ``timings`` (if given) receives seconds per stage.
+
+        For a variable-rate model, ``quality`` in ``[1, L]`` (default ``DEFAULT_QUALITY``,
+        kept to 1/1000), or ``target_bpp``: the highest quality whose file does not exceed
+        that many bits per pixel (``ValueError`` if even quality 1 does). Fixed-rate models
+        take neither.
+        """
+        if target_bpp is None:
+            return self.compress_batch([image], timings, quality=quality)[0]
+        if quality is not None:
+            raise ValueError("give either quality or target_bpp, not both")
+        return self._compress_to_bpp(to_rgb(image), float(target_bpp), timings)
 
     def decompress(self, data: bytes, timings: dict[str, float] | None = None) -> np.ndarray:
         """Decode a file written by ``compress`` with the same weights: uint8 ``[H, W, 3]``."""
         return self.decompress_batch([data], timings)[0]
 
-    def latents(self, image: np.ndarray) -> np.ndarray:
+    def latents(self, image: np.ndarray, quality: float | None = None) -> np.ndarray:
         """The quantised latent ``y^`` (int64 ``[h, w, N]``) that ``compress`` codes."""
         image = to_rgb(image)
-        y_tilde = self._analysis(self.params, _batch([image], image.shape[:2]))
-        return _round(np.asarray(y_tilde)[0]).astype(np.int64)
+        gains = self._gains(self._quality_code(quality))
+        y = np.asarray(self._analysis(self.params, _batch([image], image.shape[:2])))[0]
+        return _round(_scaled(y, gains and gains.y)).astype(np.int64)
 
     def decode_latents(self, data: bytes) -> np.ndarray:
-        """The latent ``y^`` (int64 ``[h, w, N]``) a file decodes to, before synthesis."""
+        """The latent ``y^`` (int64 ``[h, w, N]``) a file decodes to, before the inverse
+        gain (variable-rate models) and synthesis."""
         return self._decode_latents(data, None)[0]
 
+    # -- quality ----------------------------------------------------------------------
+
+    def _quality_code(self, quality: float | None) -> int:
+        """The header's quality code (0 for a fixed-rate model); ``ValueError`` if the
+        quality does not fit the model."""
+        levels = self.config.rate_levels
+        if not levels:
+            if quality is not None:
+                raise ValueError("this model has a fixed rate; it takes no quality")
+            return 0
+        return quality_code(DEFAULT_QUALITY if quality is None else quality, levels)
+
+    def _gains(self, code: int) -> HostGains | None:
+        """Gain vectors of a quality code (None for a fixed-rate model), cached."""
+        if not code:
+            return None
+        if code not in self._gain_cache:
+            self._gain_cache[code] = host_gains(self.params, code)
+        return self._gain_cache[code]
+
     def compress_batch(self, images: Sequence[np.ndarray],
-                       timings: dict[str, float] | None = None) -> list[bytes]:
-        """Compress several images; same-size images share batched transforms."""
+                       timings: dict[str, float] | None = None, *,
+                       quality: float | None = None) -> list[bytes]:
+        """Compress several images (at one ``quality``, for a variable-rate model);
+        same-size images share batched transforms."""
+        code = self._quality_code(quality)
         images = [to_rgb(im) for im in images]
         out: list[bytes | None] = [None] * len(images)
         for shape, indices in _group_by(images, lambda im: im.shape[:2]).items():
             x = _batch([images[i] for i in indices], shape)
             with _stage(timings, "analysis"):
-                y_tilde = self._analysis(self.params, x)
-                z = np.asarray(self._hyper_analysis(self.params, y_tilde))
-                y_tilde = np.asarray(y_tilde)
+                y = np.asarray(self._analysis(self.params, x))
             for j, i in enumerate(indices):
-                out[i] = self._encode_latents(y_tilde[j], z[j], shape, timings)
+                out[i] = self._encode_latents(y[j], shape, code, timings)
         return out
+
+    def _compress_to_bpp(self, image: np.ndarray, bpp: float,
+                         timings: dict[str, float] | None) -> bytes:
+        """The file of the highest quality (to 1/100) within ``bpp`` bits per pixel.
+
+        Bisection over the quality, assuming the size grows with it; g_a runs once, each
+        probe codes the latents again.
+        """
+        levels = self.config.rate_levels
+        if not levels:
+            raise ValueError("target_bpp needs a variable-rate model; this one has a fixed rate")
+        shape = image.shape[:2]
+        budget = bpp * shape[0] * shape[1] / 8.0  # bytes
+        with _stage(timings, "analysis"):
+            y = np.asarray(self._analysis(self.params, _batch([image], shape)))[0]
+
+        def encode(hundredths: int) -> bytes:
+            return self._encode_latents(y, shape, hundredths * QUALITY_SCALE // 100, timings)
+
+        low, high = 100, 100 * levels
+        best = encode(low)
+        if len(best) > budget:
+            raise ValueError(f"even quality 1 needs {8 * len(best) / (shape[0] * shape[1]):.4f}"
+                             f" bpp, more than the target {bpp} bpp")
+        top = encode(high)
+        if len(top) <= budget:
+            return top
+        while high - low > 1:  # invariant: low fits the budget, high does not
+            mid = (low + high) // 2
+            data = encode(mid)
+            if len(data) <= budget:
+                low, best = mid, data
+            else:
+                high = mid
+        return best
 
     def decompress_batch(self, files: Sequence[bytes],
                          timings: dict[str, float] | None = None) -> list[np.ndarray]:
@@ -168,7 +248,9 @@ class Codec:
         decoded = [self._decode_latents(f, timings) for f in files]
         out: list[np.ndarray | None] = [None] * len(files)
         for shape, indices in _group_by(decoded, lambda d: d[1]).items():
-            y_hat = np.stack([decoded[i][0] for i in indices]).astype(np.float32)
+            y_hat = np.stack([_scaled(decoded[i][0].astype(np.float32),
+                                      decoded[i][2] and decoded[i][2].y_inverse)
+                              for i in indices])
             with _stage(timings, "synthesis"):
                 x_hat = np.asarray(self._synthesis(self.params, jnp.asarray(y_hat)))
             pixels = np.clip(np.nan_to_num(x_hat[:, : shape[0], : shape[1]]), 0.0, 1.0)
@@ -178,8 +260,15 @@ class Codec:
 
     # -- the two streams --------------------------------------------------------------
 
-    def _encode_latents(self, y_tilde: np.ndarray, z: np.ndarray, size: tuple[int, int],
+    def _encode_latents(self, y: np.ndarray, size: tuple[int, int], quality: int,
                         timings: dict[str, float] | None) -> bytes:
+        """The file of one image's latent ``y [h, w, N]`` (g_a's output, before any gain)
+        at quality code ``quality`` (0 for a fixed-rate model)."""
+        gains = self._gains(quality)
+        with _stage(timings, "analysis"):
+            y_tilde = _scaled(y, gains and gains.y)
+            z = np.asarray(self._hyper_analysis(self.params, jnp.asarray(y_tilde[None])))[0]
+            z = _scaled(z, gains and gains.z)
         if not (np.all(np.isfinite(y_tilde)) and np.all(np.isfinite(z))):
             raise ValueError("the model produced non-finite latents for this image")
         with _stage(timings, "z_coding"):
@@ -188,7 +277,7 @@ class Codec:
                 raise ValueError("hyper latent out of the codable range")
             z_bytes, z_hat = self._encode_z(v.astype(np.int64))
         with _stage(timings, "hyper_synthesis"):
-            phi = np.asarray(self._hyper_synthesis(self.params, jnp.asarray(z_hat[None])))[0]
+            phi = self._phi(z_hat, gains)
         with _stage(timings, "y_coding"):
             y_hat = _round(y_tilde)
             if np.abs(y_hat).max(initial=0) > MAX_LATENT:
@@ -199,13 +288,13 @@ class Codec:
             radius = next((r for r in RADII if r >= minmax), RADII[-1])
             header = bitstream.Header(self.model_id, size[0], size[1],
                                       self.config.latent_channels, radius,
-                                      minmax > radius, coded)
+                                      minmax > radius, coded, quality)
             y_bytes = self._encode_y(header, phi, y_hat)
         return bitstream.pack(header, z_bytes, y_bytes)
 
     def _decode_latents(self, data: bytes, timings: dict[str, float] | None
-                        ) -> tuple[np.ndarray, tuple[int, int]]:
-        """``(y_hat [h, w, N] int64, (height, width))`` of one file."""
+                        ) -> tuple[np.ndarray, tuple[int, int], HostGains | None]:
+        """``(y_hat [h, w, N] int64, (height, width), gains)`` of one file."""
         header, z_bytes, y_bytes = bitstream.unpack(data)
         if header.model_id != self.model_id:
             raise BitstreamError(
@@ -214,15 +303,25 @@ class Codec:
         if header.channels != self.config.latent_channels or header.radius not in RADII:
             raise BitstreamError(f"header does not fit this model (N={header.channels}, "
                                  f"radius={header.radius})")
+        levels = self.config.rate_levels
+        if (header.quality != 0 if not levels
+                else not QUALITY_SCALE <= header.quality <= levels * QUALITY_SCALE):
+            raise BitstreamError(f"header quality code {header.quality} does not fit this model")
+        gains = self._gains(header.quality)
         height, width = _padded_size(header.height, header.width)
         with _stage(timings, "z_coding"):
             shape = (height // ALIGNMENT, width // ALIGNMENT, self.config.latent_channels)
             z_hat = self._decode_z(z_bytes, shape)
         with _stage(timings, "hyper_synthesis"):
-            phi = np.asarray(self._hyper_synthesis(self.params, jnp.asarray(z_hat[None])))[0]
+            phi = self._phi(z_hat, gains)
         with _stage(timings, "y_coding"):
             y_hat = self._decode_y(header, phi, y_bytes)
-        return y_hat, (header.height, header.width)
+        return y_hat, (header.height, header.width), gains
+
+    def _phi(self, z_hat: np.ndarray, gains: HostGains | None) -> np.ndarray:
+        """``h_s`` of the (inverse-gained) hyper latent: ``[hz, wz, N] -> [h, w, 2N]``."""
+        z_hat = _scaled(z_hat, gains and gains.z_inverse)
+        return np.asarray(self._hyper_synthesis(self.params, jnp.asarray(z_hat[None])))[0]
 
     def _z_tables_of(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Channel index and table row of every element of a ``[hz, wz, N]`` hyper latent."""
@@ -348,6 +447,11 @@ def _batch(images: Sequence[np.ndarray], size: tuple[int, int]) -> jax.Array:
     pad = ((0, height - size[0]), (0, width - size[1]), (0, 0))
     return jnp.asarray(np.stack([np.pad(im, pad, mode="edge") for im in images]),
                        jnp.float32) / 255.0
+
+
+def _scaled(x: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
+    """``x [..., N] * gain [N]`` in float32; ``x`` itself when ``gain`` is None."""
+    return x if gain is None else (x.astype(np.float32) * gain).astype(np.float32)
 
 
 def _round(y: np.ndarray) -> np.ndarray:

@@ -7,6 +7,11 @@
     y~ --Q--> y^ --masked 5x5 ctx--> c --[c, phi]--> EP --> GMM(K=3) p(y^)
     y^ --PQF--> y' --g_s (1 MSRB)--> x^
 
+A variable-rate model (``ModelConfig.rate_levels`` > 0) adds gain units (Cui et al.
+2021): y~ and z are multiplied by per-channel gains of the quality level before
+quantisation, and y^ and z^ by inverse gains after it (before g_s and h_s); the context
+model and the GMM work on the gained, quantised latent.
+
 Training uses additive uniform noise for Q (no straight-through estimator); coding uses
 rounding, with z rounded about the learned medians. Entry points for the coder:
 ``analysis``, ``hyper_analysis``, ``hyper_synthesis``, ``mixture_at`` and ``synthesis``.
@@ -15,7 +20,7 @@ rounding, with z rounded about the learned medians. Entry points for the coder:
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +30,7 @@ from jaxlic.entropy import factorized, gmm
 from jaxlic.entropy.factorized import EntropyBottleneck
 from jaxlic.entropy.gmm import EntropyParameters, Mixture, mixture_from_raw
 from jaxlic.layers.conv import MaskedConv, PostQuantFilter
+from jaxlic.layers.gain import GainUnit
 from jaxlic.models.config import ModelConfig
 from jaxlic.models.transforms import (
     AnalysisTransform,
@@ -44,6 +50,20 @@ def check_image_size(height: int, width: int) -> None:
         raise ValueError(
             f"image size {height}x{width} is not a multiple of {ALIGNMENT}; pad it first "
             "(jaxlic.Codec pads and crops automatically)")
+
+
+class Gains(NamedTuple):
+    """Per-example gain vectors of a variable-rate model, each ``[B, N]``."""
+
+    y: jax.Array
+    y_inverse: jax.Array
+    z: jax.Array
+    z_inverse: jax.Array
+
+
+def apply_gain(x: jax.Array, gain: jax.Array | None) -> jax.Array:
+    """``x [B, h, w, C] * gain [B, C]`` per channel; ``x`` itself when ``gain`` is None."""
+    return x if gain is None else x * gain[:, None, None, :].astype(x.dtype)
 
 
 class AsymmetricModel(nn.Module):
@@ -67,6 +87,9 @@ class AsymmetricModel(nn.Module):
         if cfg.use_pqf:
             self.pqf = PostQuantFilter(dtype=self.dtype)
         self.g_s = SynthesisTransform(n, dtype=self.dtype)
+        if cfg.variable_rate:
+            self.gain_y = GainUnit(cfg.rate_levels, n)
+            self.gain_z = GainUnit(cfg.rate_levels, n)
 
     # -- entry points ---------------------------------------------------------------
 
@@ -77,6 +100,13 @@ class AsymmetricModel(nn.Module):
         if self.config.importance_map:
             y = y * self.importance_map(t)
         return y.astype(jnp.float32)
+
+    def gains(self, level: jax.Array) -> Gains:
+        """Gain vectors at quality ``level [B]`` (float, 0 to ``rate_levels - 1``; fractional
+        levels interpolate the neighbours exponentially). Variable-rate models only."""
+        if not self.config.variable_rate:
+            raise ValueError("this model has no gain units (ModelConfig.rate_levels == 0)")
+        return Gains(*self.gain_y(level), *self.gain_z(level))
 
     def hyper_analysis(self, y_tilde: jax.Array) -> jax.Array:
         """``z = h_a(y~)``: ``[B, h, w, N] -> [B, h/4, w/4, N]``."""
@@ -125,7 +155,8 @@ class AsymmetricModel(nn.Module):
     # -- training / estimation forward pass ------------------------------------------
 
     def __call__(self, x: jax.Array, train: bool = True,
-                 example_ids: jax.Array | None = None) -> dict[str, Any]:
+                 example_ids: jax.Array | None = None,
+                 level: jax.Array | None = None) -> dict[str, Any]:
         """Forward pass with the rate proxy.
 
         Args:
@@ -135,6 +166,8 @@ class AsymmetricModel(nn.Module):
           example_ids: optional ``[B]`` integer ids; when given, each example's noise
             depends only on the noise key and its id, so a batch split across devices
             sees the same noise as on one device.
+          level: ``[B]`` quality levels (float, 0 to ``rate_levels - 1``) of a
+            variable-rate model; required for one, refused for a fixed-rate model.
 
         Returns:
           ``x_hat [B, H, W, 3]``; ``likelihoods`` with ``y [B, H/16, W/16, N]`` and
@@ -142,11 +175,15 @@ class AsymmetricModel(nn.Module):
           squared error of the PQF output against y~ (gradient reaches the PQF only).
         """
         cfg = self.config
-        y_tilde = self.analysis(x)
+        if cfg.variable_rate != (level is not None):
+            raise ValueError("a variable-rate model needs the quality level of each example, "
+                             "and a fixed-rate model takes none")
+        gains = self.gains(level) if cfg.variable_rate else Gains(None, None, None, None)
+        y_tilde = apply_gain(self.analysis(x), gains.y)
         if train and cfg.clip_latent:
             y_tilde = jnp.clip(y_tilde, -255.0, 256.0)
         hyper_in = jax.lax.stop_gradient(y_tilde) if cfg.stop_gradient_hyper else y_tilde
-        z = self.hyper_analysis(hyper_in)
+        z = apply_gain(self.hyper_analysis(hyper_in), gains.z)
         if train:
             z_hat = add_uniform_noise(z, self.make_rng("noise"), example_ids)
             y_hat = add_uniform_noise(y_tilde, self.make_rng("noise"), example_ids)
@@ -154,12 +191,14 @@ class AsymmetricModel(nn.Module):
             z_hat = round_about(z, self.z_medians())
             y_hat = round_about(y_tilde)
         z_likelihood = self.entropy_bottleneck(z_hat)
-        phi = self.hyper_synthesis(z_hat)
+        phi = self.hyper_synthesis(apply_gain(z_hat, gains.z_inverse))
         y_likelihood = gmm.likelihood(y_hat, self.mixture(y_hat, phi))
-        x_hat = self.synthesis(y_hat)
+        y_dequantized = apply_gain(y_hat, gains.y_inverse)
+        x_hat = self.synthesis(y_dequantized)
         if cfg.use_pqf:
-            filtered = self.filter_latent(jax.lax.stop_gradient(y_hat)).astype(jnp.float32)
-            pq_loss = jnp.mean(jnp.square(filtered - jax.lax.stop_gradient(y_tilde)))
+            filtered = self.filter_latent(jax.lax.stop_gradient(y_dequantized))
+            target = jax.lax.stop_gradient(apply_gain(y_tilde, gains.y_inverse))
+            pq_loss = jnp.mean(jnp.square(filtered.astype(jnp.float32) - target))
         else:
             pq_loss = jnp.zeros((), jnp.float32)
         return {
@@ -184,4 +223,5 @@ def _initializer(config: ModelConfig):
     initialisers keep it out of the persistent compilation cache)."""
     model = AsymmetricModel(config)
     x = jax.ShapeDtypeStruct((1, ALIGNMENT, ALIGNMENT, 3), jnp.float32)
-    return jax.jit(lambda k: model.lazy_init({"params": k, "noise": k}, x))
+    level = jnp.zeros((1,), jnp.float32) if config.variable_rate else None
+    return jax.jit(lambda k: model.lazy_init({"params": k, "noise": k}, x, level=level))

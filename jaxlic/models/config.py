@@ -21,6 +21,8 @@ class ModelConfig:
       clip_latent: clip y_tilde to [-255, 256] in training (Cheng's quirk, spec A10).
       stop_gradient_hyper: stop the gradient at the input of h_a in training (spec A10).
       scale_bound: lower bound of the mixture scales (spec A11).
+      rate_levels: quality levels of a variable-rate model (gain units on y and z, Cui et
+        al. 2021); 0 for a model trained at one lambda, as in the paper.
     """
 
     latent_channels: int = 128
@@ -32,17 +34,31 @@ class ModelConfig:
     clip_latent: bool = True
     stop_gradient_hyper: bool = True
     scale_bound: float = 0.11
+    rate_levels: int = 0
 
     def __post_init__(self):
         if self.latent_channels < 2 or self.latent_channels % 2:
             raise ValueError(f"latent_channels must be even and >= 2, got {self.latent_channels}")
         if self.context_kernel % 2 == 0:
             raise ValueError(f"context_kernel must be odd, got {self.context_kernel}")
+        if self.rate_levels == 1 or self.rate_levels < 0:
+            raise ValueError(f"rate_levels must be 0 (fixed rate) or >= 2, got {self.rate_levels}")
+
+    @property
+    def variable_rate(self) -> bool:
+        """Whether the model has gain units (one model for ``rate_levels`` qualities)."""
+        return self.rate_levels > 0
 
     @classmethod
     def n128(cls) -> "ModelConfig":
         """Low-rate model of the paper (lambda 0.0016 to 0.0075; MS-SSIM 12, 40)."""
         return cls(latent_channels=128)
+
+    @classmethod
+    def n64(cls) -> "ModelConfig":
+        """Half width of the paper's N=128 model (N=64, head 320): the same architecture at
+        about a third of the compute, for CPU-budget training."""
+        return cls(latent_channels=64, ep_hidden=320)
 
     @classmethod
     def n256(cls) -> "ModelConfig":
@@ -56,8 +72,8 @@ class ModelConfig:
 
     @classmethod
     def preset(cls, name: str) -> "ModelConfig":
-        """``"n128"``, ``"n256"`` or ``"tiny"``."""
-        presets = {"n128": cls.n128, "n256": cls.n256, "tiny": cls.tiny}
+        """``"n64"``, ``"n128"``, ``"n256"`` or ``"tiny"``."""
+        presets = {"n64": cls.n64, "n128": cls.n128, "n256": cls.n256, "tiny": cls.tiny}
         if name not in presets:
             raise ValueError(f"unknown model preset {name!r}; choose from {sorted(presets)}")
         return presets[name]()

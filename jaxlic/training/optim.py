@@ -12,13 +12,16 @@ Schedule = Callable[[jax.Array], jax.Array]
 
 
 def halving_schedule(base: float = 1e-4, first_halving: int = 850_000,
-                     every: int = 100_000) -> Schedule:
+                     every: int = 100_000, warmup: int = 0) -> Schedule:
     """``base * 0.5 ** n`` with n = 0 before ``first_halving`` and one more every ``every``
-    steps from there (the paper: 1e-4 for 750k steps, then halved every 100k; spec A8)."""
+    steps from there (the paper: 1e-4 for 750k steps, then halved every 100k; spec A8);
+    with ``warmup`` > 0 the rate rises linearly over the first ``warmup`` steps
+    (``base * (step + 1) / warmup``)."""
 
     def schedule(step):
         n = jnp.floor((step - first_halving) / every) + 1.0
-        return base * 0.5 ** jnp.maximum(n, 0.0)
+        ramp = jnp.minimum((step + 1.0) / warmup, 1.0) if warmup else 1.0
+        return ramp * base * 0.5 ** jnp.maximum(n, 0.0)
 
     return schedule
 

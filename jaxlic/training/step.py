@@ -38,11 +38,24 @@ class TrainState:
 
 @dataclasses.dataclass(frozen=True)
 class LossConfig:
-    """What the step optimises: ``lmbda * D + R + pq_weight(step) * L_PQ`` (+ aux loss)."""
+    """What the step optimises: ``lmbda * D + R + pq_weight(step) * L_PQ`` (+ aux loss).
+
+    ``level_lmbdas`` (one lambda per quality level, ascending) trains a variable-rate
+    model instead: each example draws a level uniformly and is weighted by its lambda;
+    ``lmbda`` is then unused.
+    """
 
     lmbda: float
     distortion: str = "mse"
     pq_steps: int = 20_000
+    level_lmbdas: tuple[float, ...] = ()
+
+
+def draw_levels(rng: jax.Array, example_ids: jax.Array, levels: int) -> jax.Array:
+    """One uniform quality level per example, ``[B]`` int32, drawn from ``fold_in(rng, id)``
+    (independent of how the batch is split across devices)."""
+    return jax.vmap(lambda i: jax.random.randint(jax.random.fold_in(rng, i), (), 0, levels)
+                    )(example_ids)
 
 
 def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
@@ -59,13 +72,18 @@ def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
     local_batch = batch.shape[0]
     offset = jax.lax.axis_index(axis_name) * local_batch if axis_name else 0
     example_ids = offset + jnp.arange(local_batch)
-    noise_rng = jax.random.fold_in(rng, state.step)
+    noise_rng, level_rng = jax.random.split(jax.random.fold_in(rng, state.step))
     weight = pq_weight(state.step, loss.pq_steps)
+    lmbda, extra = loss.lmbda, {}
+    if loss.level_lmbdas:
+        level = draw_levels(level_rng, example_ids, len(loss.level_lmbdas))
+        lmbda = jnp.asarray(loss.level_lmbdas, jnp.float32)[level]
+        extra["level"] = level.astype(jnp.float32)
 
     def loss_fn(params):
         outputs = model.apply({"params": params}, batch, train=True,
-                              example_ids=example_ids, rngs={"noise": noise_rng})
-        value, metrics = rd_loss(batch, outputs, loss.lmbda, loss.distortion, weight)
+                              example_ids=example_ids, rngs={"noise": noise_rng}, **extra)
+        value, metrics = rd_loss(batch, outputs, lmbda, loss.distortion, weight)
         aux = factorized.aux_loss(params["entropy_bottleneck"])
         metrics["aux_loss"] = aux
         return value + aux, metrics
@@ -100,4 +118,7 @@ def make_train_step(model: AsymmetricModel, tx: optax.GradientTransformation,
 
     Wrap it once with ``jax.jit(..., donate_argnums=0)`` or ``jax.pmap(..., axis_name=...)``.
     """
+    if len(loss.level_lmbdas) != model.config.rate_levels:
+        raise ValueError(f"the model has {model.config.rate_levels} rate levels but the loss "
+                         f"gives {len(loss.level_lmbdas)} lambdas (level_lmbdas)")
     return functools.partial(train_step, model=model, tx=tx, loss=loss, axis_name=axis_name)
