@@ -90,7 +90,7 @@ def variable_rate_config(preset: str) -> ml_collections.ConfigDict:
     c.model.rate_levels = len(QUALITY_LMBDAS)
     c.level_lmbdas = QUALITY_LMBDAS
     c.lmbda = 0.0  # unused: each example draws its level's lambda
-    c.optim.lr = 1e-4
+    c.optim.lr = 2e-4
     c.optim.warmup = 100
     c.optim.clip_norm = 1.0
     c.data.crop_size = 128

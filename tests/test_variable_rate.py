@@ -1,6 +1,7 @@
 """Variable-rate models: gain units, per-example lambdas, quality in files, target bpp."""
 
 import dataclasses
+import json
 
 import jax
 import jax.numpy as jnp
@@ -193,3 +194,18 @@ def test_cli_quality_and_target_bpp(tmp_path, vr_codec, capsys):
     assert cli_main(["compress", str(png), str(out), "--weights", str(weights),
                      "--quality", "9"]) == 2
     assert "between 1 and 8" in capsys.readouterr().err
+
+
+def test_eval_measures_each_quality(tmp_path, vr_codec, capsys):
+    from PIL import Image
+
+    weights = tmp_path / "vr.npz"
+    vr_codec.save(weights)
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(_image(48, 64)).save(images / "a.png")
+    assert cli_main(["eval", str(images), str(weights), "--qualities", "1,8", "--name", "vr",
+                     "-o", str(tmp_path), "--no-progress"]) == 0
+    results = json.loads((tmp_path / "vr.json").read_text())["results"]
+    assert results["setting"] == [f"{weights}@q1", f"{weights}@q8"]
+    assert results["bpp"][0] < results["bpp"][1]

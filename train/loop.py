@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import pathlib
 import time
@@ -28,7 +29,7 @@ from jaxlic import AsymmetricModel, ModelConfig, init_params
 from jaxlic.training import LossConfig, TrainState, halving_schedule, make_optimizer
 from train import evaluate, input_pipeline, parallel
 from train.checkpoint import Checkpointer
-from train.metrics_writer import MetricWriter
+from train.metrics_writer import METRICS_FILE, MetricWriter
 
 
 class NonFiniteError(FloatingPointError):
@@ -119,8 +120,9 @@ class _Run:
 
     def __init__(self, config: ml_collections.ConfigDict, workdir: pathlib.Path,
                  checkpointer: Checkpointer):
-        self.config, self.checkpointer = config, checkpointer
+        self.config, self.checkpointer, self.workdir = config, checkpointer, workdir
         self.is_main = jax.process_index() == 0
+        self.cpu_hours_before = 0.0  # of earlier processes of this run (on resume)
         model_config = ModelConfig.from_dict(config.model.to_dict())
         self.program = _program(model_config, config.compute_dtype,
                                 tuple(sorted(config.optim.items())),
@@ -142,6 +144,7 @@ class _Run:
         if resume_step is not None:
             self.state, self.rng = self.checkpointer.restore(resume_step, self.state, self.data)
             logging.info("resumed from step %d of %s", resume_step, self.checkpointer.directory)
+            self.cpu_hours_before = logged_cpu_hours(self.workdir / METRICS_FILE, resume_step)
         step_fn = self.program.step
         start, num_devices = int(self.state.step), jax.local_device_count()
         p_state = parallel.replicate(self.state)
@@ -181,9 +184,25 @@ class _Run:
         summary["lr"] = float(self.program.schedule(step - 1))
         summary["steps_per_sec"] = len(pending) / seconds
         summary["images_per_sec"] = summary["steps_per_sec"] * self.config.batch_size
+        summary["cpu_hours"] = self.cpu_hours_before + time.process_time() / 3600.0
         self.writer.write(step, "train", summary)
         bar.set_postfix(loss=f"{summary['loss']:.4f}", bpp=f"{summary['bpp']:.3f}",
                         psnr=f"{summary['psnr']:.2f}")
+
+
+def logged_cpu_hours(metrics_file: pathlib.Path, step: int) -> float:
+    """The run's CPU hours logged at the last training line up to ``step`` (0 if none).
+
+    ``cpu_hours`` counts this host's training process (all its threads, from
+    ``time.process_time``) summed over the run's restarts; data-loading worker
+    processes are not included."""
+    hours = 0.0
+    if metrics_file.exists():
+        for line in metrics_file.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("split") == "train" and record["step"] <= step:
+                hours = record.get("cpu_hours", hours)
+    return hours
 
 
 class _Validation:

@@ -12,6 +12,8 @@ from typing import Mapping
 
 import tensorboardX
 
+METRICS_FILE = "metrics.jsonl"
+
 
 class MetricWriter:
     """``write(step, "train", {...})`` -> tags ``train/<name>`` in ``<workdir>/tensorboard``
@@ -22,7 +24,7 @@ class MetricWriter:
         if enabled:
             workdir = pathlib.Path(workdir)
             self.tensorboard = tensorboardX.SummaryWriter(str(workdir / "tensorboard"))
-            self.log = open(workdir / "metrics.jsonl", "a", encoding="utf-8")
+            self.log = open(workdir / METRICS_FILE, "a", encoding="utf-8")
 
     def write(self, step: int, split: str, scalars: Mapping[str, float]) -> None:
         if not self.enabled:

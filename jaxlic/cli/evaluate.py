@@ -20,18 +20,47 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "eval", help="rate, PSNR, MS-SSIM and times of jaxlic weight files over a folder")
     add_folder_arguments(p, "<name>")
-    p.add_argument("weights", nargs="+", help="weights files, one R-D point each")
+    p.add_argument("weights", nargs="+",
+                   help="weights files: one R-D point each, or one per quality for a "
+                        "variable-rate model")
+    p.add_argument("--qualities", type=_qualities, metavar="Q1,Q2,...",
+                   help="qualities of variable-rate models (default: 1, 2, ... up to the "
+                        "model's number of levels)")
     p.add_argument("--name", default="jaxlic", help="curve name, also the output file stem")
     p.add_argument("--description", default="jaxlic learned codec",
                    help="description written into the JSON")
     p.set_defaults(run=run)
 
 
+def _qualities(text: str) -> list[float]:
+    try:
+        return [float(q) for q in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}")
+
+
+def _settings(weights: str, qualities: list[float] | None) -> list:
+    """One ``Setting`` for a fixed-rate weights file, one per quality for a variable-rate
+    one (the codec is loaded once and shared); a file that cannot be read becomes one
+    setting whose codec fails, reported by the runner."""
+    from jaxlic.coding import Codec, weights as weights_io
+    from jaxlic.eval.runner import AtQuality, Setting
+
+    try:
+        config = weights_io.read_config(weights)
+    except weights_io.WeightsError:
+        return [Setting(weights, functools.partial(Codec.load, weights))]
+    if not config.rate_levels:
+        return [Setting(weights, functools.partial(Codec.load, weights))]
+    load = functools.lru_cache(maxsize=1)(functools.partial(Codec.load, weights))
+    levels = qualities or range(1, config.rate_levels + 1)
+    return [Setting(f"{weights}@q{q:g}", functools.partial(lambda q: AtQuality(load(), q), q))
+            for q in levels]
+
+
 def run(args: argparse.Namespace) -> int:
     from jaxlic.cli.common import enable_compile_cache
-    from jaxlic.coding import Codec
     from jaxlic.eval.images import load_images
-    from jaxlic.eval.runner import Setting
     from jaxlic.eval.session import print_skipped, print_summary, run_curve
 
     missing = [w for w in args.weights if not pathlib.Path(w).is_file()]
@@ -44,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print_skipped(skipped)
     enable_compile_cache()
-    settings = [Setting(w, functools.partial(Codec.load, w)) for w in args.weights]
+    settings = [setting for w in args.weights for setting in _settings(w, args.qualities)]
     summary = run_curve(args.name, args.description, settings,
                         pathlib.Path(args.images).resolve().name, images, skipped,
                         args.output_dir, progress=not args.no_progress)

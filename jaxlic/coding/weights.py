@@ -82,6 +82,16 @@ def save(path: str | os.PathLike, config: ModelConfig, params: Any,
     os.replace(tmp, path)
 
 
+def read_config(path: str | os.PathLike) -> ModelConfig:
+    """The model configuration of a weights file, without reading its parameters."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(npz[_META].tobytes())
+        return ModelConfig.from_dict(meta["config"])
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as e:
+        raise WeightsError(f"cannot read the configuration of weights file {path}: {e}") from e
+
+
 def load(path: str | os.PathLike) -> tuple[ModelConfig, dict, dict[str, np.ndarray], dict]:
     """Read a weights file: ``(config, float32 params, tables, meta)``.
 

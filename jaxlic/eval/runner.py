@@ -26,6 +26,20 @@ class ImageCodec(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
+class AtQuality:
+    """A variable-rate ``jaxlic.Codec`` held at one quality, as an ``ImageCodec``."""
+
+    codec: object  # jaxlic.Codec (not imported here: the runner serves any codec)
+    quality: float
+
+    def compress(self, image: np.ndarray) -> bytes:
+        return self.codec.compress(image, quality=self.quality)
+
+    def decompress(self, data: bytes) -> np.ndarray:
+        return self.codec.decompress(data)
+
+
+@dataclasses.dataclass(frozen=True)
 class ImageResult:
     """Measurements of one image at one codec setting.
 

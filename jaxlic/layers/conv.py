@@ -20,7 +20,8 @@ def leaky_relu(x: jax.Array) -> jax.Array:
 
 
 def conv(features: int, kernel: int, stride: int = 1, use_bias: bool = True,
-         name: str | None = None, dtype: Any = None, kernel_init: Any = None) -> nn.Conv:
+         name: str | None = None, dtype: Any = None, kernel_init: Any = None,
+         bias_init: Any = nn.initializers.zeros) -> nn.Conv:
     """NHWC conv with tfc alignment: zero "same" padding, stride-2 taps sampled at ``2i``.
 
     A k x k kernel gets ``(k-1)//2`` pixels of padding on every side, also at stride 2,
@@ -30,7 +31,8 @@ def conv(features: int, kernel: int, stride: int = 1, use_bias: bool = True,
     pad = (kernel - 1) // 2
     return nn.Conv(features, (kernel, kernel), strides=(stride, stride),
                    padding=((pad, pad), (pad, pad)), use_bias=use_bias, name=name,
-                   dtype=dtype, kernel_init=kernel_init or init.lecun_normal())
+                   dtype=dtype, kernel_init=kernel_init or init.lecun_normal(),
+                   bias_init=bias_init)
 
 
 def depth_to_space(x: jax.Array, block: int = 2) -> jax.Array:

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Start or continue a long CPU training run in the background, detached from the shell.
+#
+#   train/cpu_run.sh RUN_DIR [CONFIG] [--config.field=value ...]
+#
+# RUN_DIR holds the checkpoints (resumed when present), train.log and train.pid; CONFIG
+# defaults to configs/variable_rate_n64.py. Uses tcmalloc when the system has it (about
+# 20 % faster steps on the 2-core CPU, docs/training.md) and keeps compiled programs in
+# RUN_DIR/xla-cache so that a restart does not recompile. Stop with `kill $(cat
+# RUN_DIR/train.pid)`; pause with `kill -STOP`, continue with `kill -CONT`.
+set -euo pipefail
+run_dir=${1:?usage: train/cpu_run.sh RUN_DIR [CONFIG] [--config.field=value ...]}
+shift
+config=configs/variable_rate_n64.py
+if [[ $# -gt 0 && $1 != --* ]]; then config=$1; shift; fi
+cd "$(dirname "$0")/.."
+mkdir -p "$run_dir"
+tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+[[ -e $tcmalloc ]] && export LD_PRELOAD=$tcmalloc
+export JAX_COMPILATION_CACHE_DIR=$run_dir/xla-cache
+nohup python -m train.main --config="$config" --workdir="$run_dir" --resume \
+    --config.progress_bar=False "$@" >> "$run_dir/train.log" 2>&1 &
+echo $! > "$run_dir/train.pid"
+echo "training in the background: pid $(cat "$run_dir/train.pid"), log $run_dir/train.log"
