@@ -31,7 +31,7 @@ def _xla(flags: str, **env: str) -> dict[str, str]:
     return {**TCMALLOC, "XLA_FLAGS": flags, **env}
 
 
-# name -> (environment, batch, crop, local devices)
+# name -> (environment, batch, crop, local devices); "JAXLIC_DTYPE" sets the compute dtype
 VARIANTS = {
     "base": ({}, 8, 128, 1),
     "tcmalloc": (TCMALLOC, 8, 128, 1),
@@ -45,6 +45,9 @@ VARIANTS = {
     "tcmalloc+crop64": (TCMALLOC, 32, 64, 1),
     "tcmalloc+crop256": (TCMALLOC, 2, 256, 1),
     "tcmalloc+batch16": (TCMALLOC, 16, 128, 1),
+    "tcmalloc+bfloat16": ({**TCMALLOC, "JAXLIC_DTYPE": "bfloat16"}, 8, 128, 1),
+    "tcmalloc+bfloat16+onednn": (_xla("--xla_cpu_use_onednn=true", JAXLIC_DTYPE="bfloat16"),
+                                 8, 128, 1),
 }
 
 
@@ -60,6 +63,7 @@ def time_step(batch: int, crop: int, steps: int) -> dict:
 
     config = default.variable_rate_config("n64")
     config.batch_size = batch
+    config.compute_dtype = os.environ.get("JAXLIC_DTYPE", "float32")
     model_config = ModelConfig.from_dict(config.model.to_dict())
     program = loop._program(model_config, config.compute_dtype,
                             tuple(sorted(config.optim.items())), loop.loss_config(config))

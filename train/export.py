@@ -10,12 +10,15 @@ of another model configuration is refused with both configurations in the messag
 from __future__ import annotations
 
 import os
+import pathlib
 
 from absl import app, flags
 from ml_collections import config_flags
 
 from jaxlic import Codec, ModelConfig
 from train.checkpoint import Checkpointer
+from train.loop import logged_cpu_hours
+from train.metrics_writer import METRICS_FILE
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training folder whose checkpoint is exported.")
@@ -45,8 +48,11 @@ def export(workdir: str | os.PathLike, out: str | os.PathLike, step: int | None 
         codec = Codec(ModelConfig.from_dict(config.model.to_dict()), checkpointer.params(step))
     finally:
         checkpointer.close()
-    codec.save(out, half_precision=half_precision, extra={"training": {
-        "step": step, "lmbda": config.lmbda, "distortion": config.distortion}})
+    training = {"step": step, "distortion": config.distortion,
+                "cpu_hours": round(logged_cpu_hours(pathlib.Path(workdir) / METRICS_FILE, step), 3)}
+    levels = list(config.get("level_lmbdas", ()))
+    training.update({"level_lmbdas": levels} if levels else {"lmbda": config.lmbda})
+    codec.save(out, half_precision=half_precision, extra={"training": training})
     return codec
 
 
