@@ -1,8 +1,10 @@
 """End-to-end coding with real bitstreams: exact latents, rates, sizes, errors, fuzzing."""
 
+import dataclasses
 import time
 import zlib
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from jaxlic import AsymmetricModel, BitstreamError, Codec, ModelConfig, WeightsError
 from jaxlic.coding import bitstream
 from jaxlic.coding.tables import PRECISION
+from jaxlic.coding.wavefront import TapGatherer
 from jaxlic.entropy import factorized, gmm
 from jaxlic.ops.quantize import round_about
 
@@ -105,22 +108,25 @@ def test_escapes_for_any_latent_magnitude(codec):
     y_hat[0, 0, 0] = 1000
     y_hat[2, 4, 1] = -70_000
     y_hat[1, 2, 2] = 64
-    phi = rng.normal(size=(3, 5, 2 * n)).astype(np.float32)
+    phi = _phi(rng, (3, 5, 2 * n))
     header = bitstream.Header(codec.model_id, 48, 80, n, 64, True, np.any(y_hat != 0, (0, 1)))
     data = codec._encode_y(header, phi, y_hat)
     np.testing.assert_array_equal(codec._decode_y(header, phi, data), y_hat)
     # z escapes: values far outside the tables
     v = rng.integers(-2, 3, (1, 2, n)).astype(np.int64)
     v[0, 0, 0], v[0, 1, 3] = 5000, -123_456
-    z_bytes, z_hat = codec._encode_z(v)
-    z_back = codec._decode_z(z_bytes, v.shape)
-    np.testing.assert_array_equal(z_back, z_hat)
+    np.testing.assert_array_equal(codec._decode_z(codec._encode_z(v), v.shape), v)
+
+
+def _phi(rng, shape):
+    """A random integer-valued phi (the integer h_s's output format)."""
+    return rng.integers(-2**14, 2**14, shape).astype(np.float64)
 
 
 def test_all_zero_latent_codes_no_symbols(codec):
     n = codec.config.latent_channels
     header = bitstream.Header(codec.model_id, 16, 16, n, 1, False, np.zeros(n, bool))
-    phi = np.zeros((1, 1, 2 * n), np.float32)
+    phi = np.zeros((1, 1, 2 * n))
     data = codec._encode_y(header, phi, np.zeros((1, 1, n), np.int64))
     assert len(data) <= 4
     assert not codec._decode_y(header, phi, data).any()
@@ -141,7 +147,8 @@ def test_save_load_roundtrip(tmp_path, codec):
     np.testing.assert_array_equal(loaded.decode_latents(data), codec.decode_latents(data))
     half = tmp_path / "h.npz"
     codec.save(half, half_precision=True)
-    assert half.stat().st_size < 0.6 * path.stat().st_size
+    parameters = sum(np.size(v) for v in jax.tree_util.tree_leaves(codec.params))
+    assert path.stat().st_size - half.stat().st_size > 1.9 * parameters  # 2 bytes each
     half_codec = Codec.load(half)
     assert half_codec.model_id != codec.model_id
     img = _image(64, 64)
@@ -198,19 +205,70 @@ def test_fuzzed_files_fail_cleanly(codec):
     assert sum(outcomes.values()) == 552
 
 
-def test_skipped_channels_use_a_reduced_head(codec, monkeypatch):
-    """Fewer coded channels than a bucket: the coder evaluates a column subset of the
-    entropy-parameter head; the latent still round-trips exactly."""
-    from jaxlic.coding import codec as codec_module
+@pytest.fixture(scope="module")
+def sharp_codec(tiny_config, tiny_params):
+    """A codec whose head predicts, whatever the context, a narrow Gaussian at a
+    different mean for each channel (``SHARP_MEANS``)."""
+    params = jax.tree_util.tree_map(np.array, tiny_params)
+    head = params["entropy_parameters"]
+    head["Dense_1"]["kernel"][:] = 0.0
+    head["Dense_1"]["bias"][:] = 0.0
+    head["Dense_1"]["bias"][0] = 1.0  # the second hidden layer is the constant e_0
+    out = head["Dense_2"]["kernel"]
+    out[:] = 0.0
+    n = tiny_config.latent_channels
+    for k in range(tiny_config.mixture_components):
+        out[0, (3 * k + 1) * n: (3 * k + 2) * n] = SHARP_MEANS
+        out[0, (3 * k + 2) * n: (3 * k + 3) * n] = 0.4
+    return Codec(tiny_config, params)
 
-    monkeypatch.setattr(codec_module, "CHANNEL_BUCKET", 4)
+
+SHARP_MEANS = np.array([3, -2, 1, 4, -1, 2, -3, 1, -4, 2, 3, -2, 4, -1, 1, -3], np.float32)
+
+
+@pytest.mark.parametrize("channels", [[1, 4, 5, 9, 13], list(range(12)),
+                                      [0, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 15]])
+def test_skipped_channels_are_coded_with_their_own_tables(sharp_codec, channels):
+    """Some channels skipped (also when the coded count rounds up to N): each coded
+    channel is coded with its own table, so the payload costs exactly what those tables
+    say (a channel coded with another one's table would cost about 20 bits a symbol)."""
+    codec = sharp_codec
     rng = np.random.default_rng(1)
     n = codec.config.latent_channels
     y_hat = np.zeros((4, 6, n), np.int64)
-    y_hat[..., [1, 4, 5, 9, 13]] = rng.integers(-5, 6, (4, 6, 5))
+    y_hat[..., channels] = SHARP_MEANS[channels].astype(np.int64)
+    y_hat[rng.random(y_hat.shape) < 0.1] = 0
     coded = np.any(y_hat != 0, (0, 1))
-    assert codec._output_kernel(np.flatnonzero(coded)).shape[1] == 9 * 8
-    phi = rng.normal(size=(4, 6, 2 * n)).astype(np.float32)
+    phi = _phi(rng, (4, 6, 2 * n))
     header = bitstream.Header(codec.model_id, 64, 96, n, 8, False, coded)
     data = codec._encode_y(header, phi, y_hat)
     np.testing.assert_array_equal(codec._decode_y(header, phi, data), y_hat)
+    # Ideal cost with every channel's own table (all channels evaluated at once).
+    taps = TapGatherer(4, 6, n)
+    rows, cols = np.indices((4, 6)).reshape(2, -1)
+    taps.write(rows, cols, y_hat[rows, cols])
+    head = codec.exact.head
+    raw = head.raw(taps.taps(rows, cols), head.phi_products(phi[rows, cols]), head.out)
+    freqs = codec._frequencies(raw, 8)[:, coded]  # [P, n, 17]
+    ideal = _coder_bits(freqs, y_hat[rows, cols][:, coded] + 8)
+    assert ideal - 32 <= 8 * len(data) <= ideal + 64, (8 * len(data), ideal)
+
+
+def _coder_bits(freqs: np.ndarray, symbols: np.ndarray) -> float:
+    """Information content of ``symbols`` under the range coder's own fixed-point version
+    of the tables ``freqs [..., A]`` (constriction's fast quantisation to 2**24, float32)."""
+    f = freqs.astype(np.float32)
+    size = f.shape[-1]
+    scale = np.float32(2**24 - size) / f.sum(-1, keepdims=True, dtype=np.float32)
+    before = np.cumsum(f, -1, dtype=np.float32) - f
+    left = np.floor(before * scale) + np.arange(size)
+    width = np.diff(np.concatenate([left, np.full(left.shape[:-1] + (1,), 2.0**24)], -1), axis=-1)
+    return float(-np.log2(np.take_along_axis(width, symbols[..., None], -1) / 2.0**24).sum())
+
+
+def test_latent_checksum_catches_a_wrong_decode(codec):
+    header, z_bytes, y_bytes = bitstream.unpack(codec.compress(_image(64, 64)))
+    bad = bitstream.pack(dataclasses.replace(header, latent_crc=header.latent_crc ^ 1), z_bytes,
+                         y_bytes)
+    with pytest.raises(BitstreamError, match="latent checksum"):
+        codec.decompress(bad)

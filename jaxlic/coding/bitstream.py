@@ -15,13 +15,14 @@ import numpy as np
 from jaxlic.coding.errors import BitstreamError
 
 MAGIC = b"JLIC"
-VERSION = 2  # 2: quality code in the header (variable-rate models)
+VERSION = 3  # 2: quality code (variable-rate models); 3: exact integer probabilities, latent CRC
 MAX_SIDE = 65535
 MAX_PIXELS = 1 << 28  # 268 megapixels: refuse larger headers rather than allocate for them
 FLAG_ESCAPES = 1
 
-# magic, version, flags, model id, height, width, N, radius, quality, z bytes, y bytes
-_FIXED = struct.Struct("<4sBB8sHHHBHII")
+# magic, version, flags, model id, height, width, N, radius, quality, latent CRC, z bytes,
+# y bytes
+_FIXED = struct.Struct("<4sBB8sHHHBHIII")
 _CRC = struct.Struct("<I")
 
 
@@ -38,6 +39,8 @@ class Header:
       coded: ``[N]`` bool, channels with at least one non-zero value (others are zero).
       quality: quality code of a variable-rate model (thousandths: 1000 is quality 1,
         see ``jaxlic.coding.gains``); 0 for a fixed-rate model.
+      latent_crc: CRC-32 of the quantised latents the encoder coded (``latent_checksum``);
+        a decoder that obtains other latents refuses the file.
     """
 
     model_id: bytes
@@ -48,14 +51,22 @@ class Header:
     escapes: bool
     coded: np.ndarray
     quality: int = 0
+    latent_crc: int = 0
+
+
+def latent_checksum(z: np.ndarray, y: np.ndarray) -> int:
+    """CRC-32 of the hyper latent offsets ``z`` and the latent ``y`` (integers, each raster
+    order, as little-endian int32)."""
+    crc = zlib.crc32(np.ascontiguousarray(z, "<i4").tobytes())
+    return zlib.crc32(np.ascontiguousarray(y, "<i4").tobytes(), crc)
 
 
 def pack(header: Header, z_bytes: bytes, y_bytes: bytes) -> bytes:
     """The complete file."""
     flags = FLAG_ESCAPES if header.escapes else 0
     fixed = _FIXED.pack(MAGIC, VERSION, flags, header.model_id, header.height, header.width,
-                        header.channels, header.radius, header.quality, len(z_bytes),
-                        len(y_bytes))
+                        header.channels, header.radius, header.quality, header.latent_crc,
+                        len(z_bytes), len(y_bytes))
     body = fixed + np.packbits(header.coded.astype(np.uint8)).tobytes() + z_bytes + y_bytes
     return body + _CRC.pack(zlib.crc32(body))
 
@@ -69,14 +80,16 @@ def unpack(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[Header, bytes, by
     data = bytes(data)
     if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
         raise BitstreamError("not a jaxlic file (bad magic number)")
+    version = data[len(MAGIC)] if len(data) > len(MAGIC) else VERSION
+    if version != VERSION:
+        why = ("versions 1 and 2 computed probabilities in float32 and decode reliably only "
+               "with the jaxlic build and machine type that wrote them" if version < VERSION
+               else "the file comes from a newer jaxlic")
+        raise BitstreamError(f"unsupported format version {version}: this jaxlic reads "
+                             f"version {VERSION} only ({why})")
     if len(data) < _FIXED.size + _CRC.size:
         raise BitstreamError(f"file truncated: {len(data)} bytes is shorter than the header")
-    version = data[len(MAGIC)]
-    if version != VERSION:
-        raise BitstreamError(f"unsupported format version {version}: this jaxlic reads version "
-                             f"{VERSION} only (files of version 1 came from jaxlic builds "
-                             "before variable-rate models; decode them with that build)")
-    (_, _, flags, model_id, height, width, channels, radius, quality, z_len,
+    (_, _, flags, model_id, height, width, channels, radius, quality, latent_crc, z_len,
      y_len) = _FIXED.unpack_from(data)
     if flags & ~FLAG_ESCAPES:
         raise BitstreamError(f"unknown flags 0x{flags:02x}")
@@ -98,5 +111,5 @@ def unpack(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[Header, bytes, by
     z_bytes = data[offset: offset + z_len]
     y_bytes = data[offset + z_len: offset + z_len + y_len]
     header = Header(model_id, height, width, channels, radius, bool(flags & FLAG_ESCAPES), coded,
-                    quality)
+                    quality, latent_crc)
     return header, z_bytes, y_bytes

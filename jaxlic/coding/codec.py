@@ -12,9 +12,13 @@ A variable-rate model multiplies y~ and z by the gains of the requested quality 
 rounding and y^ and z^ by the inverse gains before g_s and h_s; the quality travels in
 the header.
 
-Probabilities are computed by one jitted function, ``mixture_at`` followed by integer
-quantisation, called with identical shapes and inputs on both sides, so encoder and
-decoder agree bit for bit (on the same machine and software).
+Everything from z^ to the y coding tables is exact integer arithmetic
+(``jaxlic.coding.exact``): h_s, the context model and the entropy-parameter head are
+integer networks evaluated with float64 BLAS on integers whose partial sums stay below
+2**53, and the mixture is combined from stored integer tables in int32. Encoder and
+decoder therefore compute identical tables on any machine, backend, thread count or
+batch, and the encoder may evaluate all positions at once while the decoder goes
+wavefront by wavefront. The file carries a CRC of the latents as a last safety net.
 """
 
 from __future__ import annotations
@@ -30,16 +34,20 @@ import numpy as np
 
 from jaxlic.coding import bitstream, weights
 from jaxlic.coding.errors import BitstreamError
+from jaxlic.coding.exact import ExactEntropyModel, frequencies
+from jaxlic.coding.exact.linear import IntLinear
+from jaxlic.coding.exact.model import PREFIX as EXACT_PREFIX
 from jaxlic.coding.gains import QUALITY_SCALE, HostGains, host_gains, quality_code
 from jaxlic.coding.range_coder import Decoder, Encoder
-from jaxlic.coding.tables import ZTables, build_z_tables, mixture_frequencies
-from jaxlic.coding.wavefront import TapGatherer, Wavefronts, wavefronts
-from jaxlic.entropy.gmm import select_channels
+from jaxlic.coding.tables import ZTables, build_z_tables
+from jaxlic.coding.wavefront import TapGatherer, wavefronts
 from jaxlic.images import to_rgb
 from jaxlic.models import ALIGNMENT, AsymmetricModel, ModelConfig, init_params
 
 RADII = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # y alphabet radii (one program each)
 CHANNEL_BUCKET = 16  # coded-channel counts are rounded up to a multiple of this
+POSITION_BUCKET = 64  # position counts: a power of two up to this, then multiples of it
+ENCODE_CHUNK = 1024  # the encoder evaluates the head for this many positions at a time
 MAX_LATENT = 1 << 24  # largest |y^| or |z^ - median| a file may carry
 DOWNSAMPLING = 16  # image pixels per y position along each side
 DEFAULT_QUALITY = 6.0  # of variable-rate models, when the caller names none
@@ -78,15 +86,22 @@ class Codec:
     best meets a bit budget (``target_bpp``).
     """
 
-    def __init__(self, config: ModelConfig, params: Any, z_tables: ZTables | None = None):
+    def __init__(self, config: ModelConfig, params: Any, z_tables: ZTables | None = None,
+                 exact: ExactEntropyModel | None = None):
+        """``z_tables`` and ``exact`` (the integer entropy model) are derived from
+        ``params`` unless given (as read from a weights file)."""
         self.config = config
         self.params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
         if z_tables is None:
             z_tables = build_z_tables(self.params["entropy_bottleneck"])
+        if exact is None:
+            exact = ExactEntropyModel.build(jax.device_get(self.params))
         self.z_tables = z_tables
-        self.model_id = weights.model_id(config, self.params, z_tables.arrays())
+        self.exact = exact
+        self.model_id = weights.model_id(config, self.params, self._tables_arrays())
         self._medians = np.asarray(self.params["entropy_bottleneck"]["quantiles"][:, 1],
                                    np.float32)
+        self._mixture_tables = exact.tables.device()
         model = AsymmetricModel(config)
 
         def method(fn):
@@ -94,17 +109,12 @@ class Codec:
 
         self._analysis = method(AsymmetricModel.analysis)
         self._hyper_analysis = method(AsymmetricModel.hyper_analysis)
-        self._hyper_synthesis = method(AsymmetricModel.hyper_synthesis)
         self._synthesis = method(AsymmetricModel.synthesis)
-        # The per-step program only needs these two parameter subtrees; passing the whole
-        # tree would cost ~1 ms of pytree flattening per call.
-        self._coding_params = {k: self.params[k] for k in ("context", "entropy_parameters")}
         self._gain_cache: dict[int, HostGains] = {}
-        self._tables = jax.jit(
-            lambda p, taps, phi, kernel, radius: mixture_frequencies(
-                model.apply({"params": p}, taps, phi, kernel,
-                            method=AsymmetricModel.mixture_at), radius),
-            static_argnums=4)
+
+    def _tables_arrays(self) -> dict[str, np.ndarray]:
+        """Every integer array of the weights file: z tables and the exact model."""
+        return {**self.z_tables.arrays(), **self.exact.arrays()}
 
     # -- construction and persistence -------------------------------------------------
 
@@ -120,22 +130,27 @@ class Codec:
         if config is not None and config != file_config:
             raise weights.WeightsError(
                 f"{path} holds weights for {file_config}, not for the requested {config}")
+        exact_arrays = {k: v for k, v in tables.items() if k.startswith(EXACT_PREFIX)}
         try:
-            z_tables = ZTables(**tables)
-        except TypeError as e:
+            z_tables = ZTables(**{k: v for k, v in tables.items() if k not in exact_arrays})
+            # Version 1 files predate the exact model: derive it from the parameters.
+            exact = ExactEntropyModel.from_arrays(exact_arrays) if exact_arrays else None
+        except (TypeError, KeyError, ValueError) as e:
             raise weights.WeightsError(f"{path}: bad coding tables: {e}") from e
-        return cls(file_config, params, z_tables)
+        return cls(file_config, params, z_tables, exact)
 
     def save(self, path: str | os.PathLike, half_precision: bool = False,
              extra: dict[str, Any] | None = None) -> None:
-        """Write the weights file. ``half_precision`` stores float16 parameters (the tables
-        are rebuilt from the rounded values, so the file describes the codec it loads as).
-        ``extra`` adds JSON metadata (e.g. training provenance)."""
+        """Write the weights file. ``half_precision`` stores float16 parameters (the z
+        tables and the integer networks are rebuilt from the rounded values, so the file
+        describes the codec it loads as). ``extra`` adds JSON metadata (e.g. training
+        provenance)."""
         codec = self
         if half_precision:
             rounded = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float16), self.params)
-            codec = Codec(self.config, rounded)
-        weights.save(path, codec.config, codec.params, codec.z_tables.arrays(),
+            exact = ExactEntropyModel.build(jax.device_get(rounded), self.exact.tables)
+            codec = Codec(self.config, rounded, exact=exact)
+        weights.save(path, codec.config, codec.params, codec._tables_arrays(),
                      "float16" if half_precision else "float32", extra)
 
     # -- public coding API ------------------------------------------------------------
@@ -275,9 +290,10 @@ class Codec:
             v = np.floor(z - self._medians + 0.5)
             if np.abs(v).max(initial=0) > MAX_LATENT:
                 raise ValueError("hyper latent out of the codable range")
-            z_bytes, z_hat = self._encode_z(v.astype(np.int64))
+            v = v.astype(np.int64)
+            z_bytes = self._encode_z(v)
         with _stage(timings, "hyper_synthesis"):
-            phi = self._phi(z_hat, gains)
+            phi = self._phi(v, gains)
         with _stage(timings, "y_coding"):
             y_hat = _round(y_tilde)
             if np.abs(y_hat).max(initial=0) > MAX_LATENT:
@@ -288,7 +304,8 @@ class Codec:
             radius = next((r for r in RADII if r >= minmax), RADII[-1])
             header = bitstream.Header(self.model_id, size[0], size[1],
                                       self.config.latent_channels, radius,
-                                      minmax > radius, coded, quality)
+                                      minmax > radius, coded, quality,
+                                      bitstream.latent_checksum(v, y_hat))
             y_bytes = self._encode_y(header, phi, y_hat)
         return bitstream.pack(header, z_bytes, y_bytes)
 
@@ -311,26 +328,35 @@ class Codec:
         height, width = _padded_size(header.height, header.width)
         with _stage(timings, "z_coding"):
             shape = (height // ALIGNMENT, width // ALIGNMENT, self.config.latent_channels)
-            z_hat = self._decode_z(z_bytes, shape)
+            v = self._decode_z(z_bytes, shape)
         with _stage(timings, "hyper_synthesis"):
-            phi = self._phi(z_hat, gains)
+            phi = self._phi(v, gains)
         with _stage(timings, "y_coding"):
             y_hat = self._decode_y(header, phi, y_bytes)
+        if bitstream.latent_checksum(v, y_hat) != header.latent_crc:
+            raise BitstreamError("the decoded latents do not match the file's latent checksum: "
+                                 "the file is corrupted or forged")
         return y_hat, (header.height, header.width), gains
 
-    def _phi(self, z_hat: np.ndarray, gains: HostGains | None) -> np.ndarray:
-        """``h_s`` of the (inverse-gained) hyper latent: ``[hz, wz, N] -> [h, w, 2N]``."""
-        z_hat = _scaled(z_hat, gains and gains.z_inverse)
-        return np.asarray(self._hyper_synthesis(self.params, jnp.asarray(z_hat[None])))[0]
+    def _phi(self, v: np.ndarray, gains: HostGains | None) -> np.ndarray:
+        """Integer h_s of the hyper latent ``z^ = v + median`` (times the inverse hyper gain
+        of a variable-rate model): ``v [hz, wz, N] -> phi [h, w, 2N]`` (float64 integers).
+
+        The input is formed in float64 with IEEE-rounded additions and multiplications
+        only, so it is bit-identical on every machine.
+        """
+        z = v.astype(np.float64) + self._medians.astype(np.float64)
+        if gains is not None:
+            z = z * gains.z_inverse.astype(np.float64)
+        return self.exact.hyper(z)
 
     def _z_tables_of(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Channel index and table row of every element of a ``[hz, wz, N]`` hyper latent."""
         channel = np.broadcast_to(np.arange(shape[-1]), shape).ravel()
         return channel, self.z_tables.frequencies[channel]
 
-    def _encode_z(self, v: np.ndarray) -> tuple[bytes, np.ndarray]:
-        """The z stream of the integer offsets ``v [hz, wz, N]`` from the medians, and
-        ``z_hat = v + median`` (float32), exactly as the decoder will see it."""
+    def _encode_z(self, v: np.ndarray) -> bytes:
+        """The z stream of the integer offsets ``v [hz, wz, N]`` from the medians."""
         t = self.z_tables
         channel, freqs = self._z_tables_of(v.shape)
         flat = v.ravel()
@@ -339,10 +365,10 @@ class Codec:
         encoder = Encoder()
         encoder.encode(np.where(inside, index, t.frequencies.shape[1] - 1), freqs)
         encoder.encode_unbounded(_zigzag(flat[~inside]))
-        return encoder.to_bytes(), self._z_hat(v)
+        return encoder.to_bytes()
 
     def _decode_z(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
-        """``z_hat [hz, wz, N]`` (float32) from the z stream."""
+        """The offsets ``v [hz, wz, N]`` (int64) from the z stream."""
         t = self.z_tables
         channel, freqs = self._z_tables_of(shape)
         decoder = Decoder(data)
@@ -352,30 +378,35 @@ class Codec:
         flat[escaped] = _unzigzag(decoder.decode_unbounded(int(escaped.sum())))
         if np.abs(flat).max(initial=0) > MAX_LATENT:
             raise BitstreamError("hyper latent out of range: the file is corrupted")
-        return self._z_hat(flat.reshape(shape))
-
-    def _z_hat(self, v: np.ndarray) -> np.ndarray:
-        return v.astype(np.float32) + self._medians
+        return flat.reshape(shape)
 
     def _encode_y(self, header: bitstream.Header, phi: np.ndarray, y_hat: np.ndarray) -> bytes:
-        """The y stream of ``y_hat [h, w, N]``, wavefront by wavefront."""
+        """The y stream of ``y_hat [h, w, N]``, wavefront by wavefront.
+
+        The tables do not depend on how positions are grouped, so the head runs on chunks
+        of whole steps (``ENCODE_CHUNK`` positions) rather than one step at a time.
+        """
         h, w, n = y_hat.shape
         encoder = Encoder()
         coded = np.flatnonzero(header.coded)
-        if coded.size:
-            taps = TapGatherer(h, w, n, self.config.context_kernel)
-            rows, cols = np.indices((h, w)).reshape(2, -1)
-            taps.write(rows, cols, y_hat[rows, cols].astype(np.float32))
-            schedule = wavefronts(h, w, self.config.context_kernel)
-            kernel = self._output_kernel(coded)
-            # Dispatch every step first (XLA runs them while the host codes earlier ones).
-            tables = [self._tables_at(schedule, t, taps, phi, kernel, header.radius)
-                      for t in range(schedule.steps)]
-            for t, freqs in enumerate(tables):
-                rows, cols = schedule.positions(t)
-                values = y_hat[rows, cols][:, coded]
-                self._encode_values(encoder, values, _select(freqs, len(rows), coded.size),
-                                    header)
+        if not coded.size:
+            return encoder.to_bytes()
+        schedule = wavefronts(h, w, self.config.context_kernel)
+        taps = TapGatherer(h, w, n, self.config.context_kernel)
+        rows, cols = np.indices((h, w)).reshape(2, -1)
+        taps.write(rows, cols, y_hat[rows, cols])
+        out = self._output_layer(coded)
+        phi_products = self.exact.head.phi_products(phi)
+        for chunk in _chunks(schedule.counts, ENCODE_CHUNK):
+            rows, cols = schedule.span(chunk.start, chunk.stop)
+            raw = self.exact.head.raw(taps.taps(rows, cols), phi_products[rows, cols], out)
+            freqs = self._frequencies(raw, header.radius)
+            first = schedule.starts[chunk.start]
+            for t in chunk:
+                r, c = schedule.positions(t)
+                block = freqs[schedule.starts[t] - first: schedule.starts[t + 1] - first]
+                self._encode_values(encoder, y_hat[r, c][:, coded],
+                                    block.reshape(-1, block.shape[-1]), header)
         return encoder.to_bytes()
 
     def _decode_y(self, header: bitstream.Header, phi: np.ndarray, data: bytes) -> np.ndarray:
@@ -387,35 +418,39 @@ class Codec:
         if coded.size:
             taps = TapGatherer(h, w, n, self.config.context_kernel)
             schedule = wavefronts(h, w, self.config.context_kernel)
-            kernel = self._output_kernel(coded)
+            out = self._output_layer(coded)
+            phi_products = self.exact.head.phi_products(phi)
             for t in range(schedule.steps):
                 rows, cols = schedule.positions(t)
-                freqs = _select(self._tables_at(schedule, t, taps, phi, kernel, header.radius),
-                                len(rows), coded.size)
+                raw = self.exact.head.raw(taps.taps(rows, cols), phi_products[rows, cols], out)
+                freqs = self._frequencies(raw, header.radius).reshape(-1, 2 * header.radius + 1)
                 block = y_hat[rows, cols]
                 block[:, coded] = self._decode_values(decoder, freqs, header).reshape(len(rows), -1)
                 y_hat[rows, cols] = block
-                taps.write(rows, cols, block.astype(np.float32))
+                taps.write(rows, cols, block)
         return y_hat
 
-    def _output_kernel(self, coded: np.ndarray) -> jax.Array | None:
-        """Last-layer kernel restricted to the coded channels, padded (repeating the last)
-        to a multiple of ``CHANNEL_BUCKET`` so that few programs are compiled; None when
-        every channel is coded."""
-        size = -(-coded.size // CHANNEL_BUCKET) * CHANNEL_BUCKET
-        if size >= self.config.latent_channels:
-            return None
-        channels = np.pad(coded, (0, size - coded.size), mode="edge")
-        return jnp.asarray(select_channels(self._coding_params["entropy_parameters"], channels,
-                                           self.config.mixture_components))
+    def _output_layer(self, coded: np.ndarray) -> IntLinear:
+        """The head's last layer for the coded channels only (in ascending order)."""
+        return self.exact.head.columns(coded, self.config.mixture_components)
 
-    def _tables_at(self, schedule: Wavefronts, t: int, taps: TapGatherer, phi: np.ndarray,
-                   kernel: jax.Array | None, radius: int) -> jax.Array:
-        """Integer tables ``[P, n, 2 radius + 1]`` of step ``t`` (padded positions included)
-        for the channels of ``kernel`` (see ``_output_kernel``), or all channels."""
-        rows, cols = schedule.padded(t)
-        return self._tables(self._coding_params, taps.taps(rows, cols), phi[rows, cols],
-                            kernel, radius)
+    def _frequencies(self, raw: np.ndarray, radius: int) -> np.ndarray:
+        """Integer tables ``[P, n, 2 radius + 1]`` from raw parameters ``[P, 3Kn]``.
+
+        Positions are padded to a power of two (up to ``POSITION_BUCKET``, then to a
+        multiple of it) and channels to a multiple of ``CHANNEL_BUCKET`` (repeating the
+        last), so that few programs are compiled; the padding is cut off again.
+        """
+        k = self.config.mixture_components
+        count, n = raw.shape[0], raw.shape[1] // (3 * k)
+        positions = min(1 << int(count - 1).bit_length(),
+                        -(-count // POSITION_BUCKET) * POSITION_BUCKET)
+        channels = -(-n // CHANNEL_BUCKET) * CHANNEL_BUCKET
+        padded = np.pad(raw.reshape(count, 3 * k, n),
+                        ((0, positions - count), (0, 0), (0, channels - n)), mode="edge")
+        freqs = frequencies(jnp.asarray(padded.reshape(positions, -1)), self._mixture_tables,
+                            k, radius)
+        return np.asarray(freqs)[:count, :n]
 
     @staticmethod
     def _encode_values(coder: Encoder, values: np.ndarray, freqs: np.ndarray,
@@ -459,10 +494,16 @@ def _round(y: np.ndarray) -> np.ndarray:
     return np.floor(y + 0.5)
 
 
-def _select(freqs: jax.Array, count: int, channels: int) -> np.ndarray:
-    """Rows of the real positions and channels: ``[count * channels, A]``."""
-    freqs = np.asarray(freqs)
-    return freqs[:count, :channels].reshape(-1, freqs.shape[-1])
+def _chunks(counts: np.ndarray, limit: int) -> list[range]:
+    """Consecutive runs of steps with at most ``limit`` positions in all (a single step
+    may exceed it)."""
+    runs, start, total = [], 0, 0
+    for t, count in enumerate(counts):
+        if t > start and total + count > limit:
+            runs.append(range(start, t))
+            start, total = t, 0
+        total += count
+    return runs + [range(start, len(counts))]
 
 
 def _group_by(items: Sequence[Any], key) -> dict[Any, list[int]]:

@@ -1,22 +1,20 @@
-"""Integer coding tables: the boundary between floating-point models and the range coder.
+"""Integer coding tables of the hyper latent z, and the table precision shared with y.
 
-Every probability that reaches the coder is first turned into integer frequencies that
-are all >= 1 and sum to exactly ``2**PRECISION``. Encoder and decoder derive them with
-the same jitted function from the same inputs, so they agree bit for bit; replacing the
-float models upstream by integer arithmetic later would not touch the coder.
+Every probability that reaches the coder is an integer frequency >= 1, and each table
+sums to exactly ``2**PRECISION``. The z tables are built once from the factorised prior
+when weights are saved and stored with them; the y tables are combined from stored
+integer tables at coding time (``jaxlic.coding.exact.mixture``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxlic.entropy import factorized
-from jaxlic.entropy.gmm import Mixture
 
 PRECISION = 22
 MAX_Z_SUPPORT = 1023  # symbols per channel in a z table (the rest is escaped)
@@ -39,29 +37,6 @@ def quantize_pmf(pmf: jax.Array, precision: int = PRECISION,
     remainder = total - jnp.sum(freq, axis=-1, keepdims=True)
     target = jnp.argmax(pmf, axis=-1)[..., None] if anchor is None else anchor
     return freq + jnp.where(jnp.arange(size) == target, remainder, 0)
-
-
-def mixture_pmf(mix: Mixture, radius: int) -> jax.Array:
-    """Mixture mass of the symbols ``-radius..radius`` with open-ended edge bins.
-
-    ``Mixture`` of ``[..., K, C]`` -> ``[..., C, 2*radius + 1]``: the first and last
-    symbols carry the whole lower and upper tails (values beyond them are escaped).
-    """
-    bounds = jnp.arange(-radius, radius, dtype=jnp.float32) + 0.5  # [2R]
-    inv = (1.0 / math.sqrt(2.0)) / mix.scales[..., None]
-    # Phi(x) = (1 + erf(x / sqrt 2)) / 2 and the weights sum to one. erf (absolute error
-    # near float32 epsilon) is ~2.7x faster than erfc on XLA:CPU; tables need only
-    # absolute precision (2**-22).
-    erf = jax.lax.erf((bounds - mix.means[..., None]) * inv)  # [..., K, C, 2R]
-    cdf = 0.5 + 0.5 * jnp.sum(mix.weights[..., None] * erf, axis=-3)  # [..., C, 2R]
-    zeros = jnp.zeros(cdf.shape[:-1] + (1,), cdf.dtype)
-    return jnp.diff(jnp.concatenate([zeros, cdf, zeros + 1.0], axis=-1), axis=-1)
-
-
-def mixture_frequencies(mix: Mixture, radius: int) -> jax.Array:
-    """Integer tables ``[..., C, 2*radius + 1]`` for the symbols ``y + radius``; the
-    rounding remainder goes to the symbol of zero."""
-    return quantize_pmf(mixture_pmf(mix, radius), anchor=radius)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,33 +17,34 @@ from jaxlic.layers.conv import causal_offsets
 
 @dataclasses.dataclass(frozen=True)
 class Wavefronts:
-    """Positions of each step, padded to a common width.
+    """All positions in coding order, step by step.
 
     Attributes:
-      rows, cols: ``[T, P]`` int32 positions; step ``t`` has ``counts[t]`` real entries,
-        the rest repeat its first position (identical inputs on both sides of the coder).
-      counts: ``[T]`` number of real positions per step.
-
-    Steps are evaluated at ``padded(t)`` positions, the next power of two of their count,
-    so only a handful of shapes are compiled while little padding is computed.
+      rows, cols: ``[h * w]`` int32 positions, step after step (top row first in a step).
+      starts: ``[T + 1]`` step ``t`` holds positions ``starts[t]`` to ``starts[t + 1] - 1``.
     """
 
     rows: np.ndarray
     cols: np.ndarray
-    counts: np.ndarray
+    starts: np.ndarray
 
     @property
     def steps(self) -> int:
-        return len(self.counts)
+        return len(self.starts) - 1
 
-    def padded(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and columns of step ``t`` padded to a power of two (real ones first)."""
-        size = 1 << int(self.counts[t] - 1).bit_length()
-        return self.rows[t, :size], self.cols[t, :size]
+    @property
+    def counts(self) -> np.ndarray:
+        """``[T]`` number of positions per step."""
+        return np.diff(self.starts)
+
+    def span(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and columns of the positions of steps ``first`` to ``stop - 1``."""
+        begin, end = self.starts[first], self.starts[stop]
+        return self.rows[begin:end], self.cols[begin:end]
 
     def positions(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and columns ``[counts[t]]`` of the real positions of step ``t``."""
-        return self.rows[t, : self.counts[t]], self.cols[t, : self.counts[t]]
+        """Rows and columns ``[counts[t]]`` of the positions of step ``t``."""
+        return self.span(t, t + 1)
 
 
 def wavefronts(height: int, width: int, kernel: int = 5) -> Wavefronts:
@@ -52,37 +53,31 @@ def wavefronts(height: int, width: int, kernel: int = 5) -> Wavefronts:
     r, c = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
     index = (slope * r + c).ravel()
     order = np.lexsort((r.ravel(), index))
-    steps = index[order]
-    counts = np.bincount(steps, minlength=slope * (height - 1) + width)
-    starts = np.cumsum(counts) - counts
-    pad = 1 << int(counts.max() - 1).bit_length()
-    slot = np.arange(order.size) - starts[steps]
-    rows = np.repeat(r.ravel()[order][starts][:, None], pad, axis=1)
-    cols = np.repeat(c.ravel()[order][starts][:, None], pad, axis=1)
-    rows[steps, slot] = r.ravel()[order]
-    cols[steps, slot] = c.ravel()[order]
-    return Wavefronts(rows.astype(np.int32), cols.astype(np.int32), counts.astype(np.int32))
+    counts = np.bincount(index, minlength=slope * (height - 1) + width)
+    return Wavefronts(r.ravel()[order].astype(np.int32), c.ravel()[order].astype(np.int32),
+                      np.concatenate([[0], np.cumsum(counts)]))
 
 
 class TapGatherer:
     """Gathers the causal neighbours of positions from a zero-bordered latent buffer.
 
-    ``buffer`` is ``[h + m, w + 2m, C]`` float32 (m = kernel // 2) holding the decoded
-    (or, on the encoder, the quantised) latent at offset ``(m, m)``; zeros elsewhere.
+    ``buffer`` is ``[h + m, w + 2m, C]`` float64 (m = kernel // 2) holding the integer
+    latent (decoded so far, or all of it on the encoder) at offset ``(m, m)``; zeros
+    elsewhere.
     """
 
     def __init__(self, height: int, width: int, channels: int, kernel: int = 5):
         self.margin = kernel // 2
         self.offsets = causal_offsets(kernel)
         m = self.margin
-        self.buffer = np.zeros((height + m, width + 2 * m, channels), np.float32)
+        self.buffer = np.zeros((height + m, width + 2 * m, channels), np.float64)
 
     def write(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
-        """Store ``values [P, C]`` at positions ``(rows, cols)``."""
+        """Store the integers ``values [P, C]`` at positions ``(rows, cols)``."""
         self.buffer[rows + self.margin, cols + self.margin] = values
 
     def taps(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """``[P, T, C]`` causal neighbours of the positions."""
+        """``[P, T * C]`` causal neighbours of the positions, tap-major."""
         r = rows[:, None] + self.margin + self.offsets[None, :, 0]
         c = cols[:, None] + self.margin + self.offsets[None, :, 1]
-        return self.buffer[r, c]
+        return self.buffer[r, c].reshape(len(rows), -1)

@@ -1,5 +1,6 @@
 """Release weights: one ``.npz`` file with the model configuration, the parameters and the
-integer coding tables; and the model identifier written into every bitstream.
+integer coding data (z tables, the integer entropy model of ``jaxlic.coding.exact``); and
+the model identifier written into every bitstream.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxlic.models import ModelConfig, init_params
+from jaxlic.models import ModelConfig
+from jaxlic.models.asymmetric import param_shapes
 
 FORMAT = "jaxlic-weights"
-VERSION = 1
+VERSION = 2  # 2: integer arrays keep their dtype; the exact entropy model is stored
+READABLE = (1, 2)  # version 1 files lack the exact model; the codec derives it
 _META = "meta.json"
 _PARAMS = "params/"
 _TABLES = "tables/"
@@ -38,8 +41,7 @@ def _flatten(tree: Any) -> dict[str, np.ndarray]:
 
 def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Parameter path -> shape for ``config`` (computed abstractly)."""
-    shapes = jax.eval_shape(lambda: init_params(config, jax.random.PRNGKey(0)))
-    return {k: tuple(v.shape) for k, v in _by_path(shapes).items()}
+    return {k: tuple(v.shape) for k, v in _by_path(param_shapes(config)).items()}
 
 
 def _unflatten(flat: dict[str, np.ndarray]) -> dict:
@@ -53,15 +55,25 @@ def _unflatten(flat: dict[str, np.ndarray]) -> dict:
     return tree
 
 
+def _integer(value: np.ndarray) -> np.ndarray:
+    """An int32 or int64 table as little-endian; ``ValueError`` for any other dtype."""
+    value = np.asarray(value)
+    if value.dtype not in (np.int32, np.int64):
+        raise ValueError(f"coding tables must be int32 or int64, not {value.dtype}")
+    return np.ascontiguousarray(value, value.dtype.newbyteorder("<"))
+
+
 def model_id(config: ModelConfig, params: Any, tables: dict[str, np.ndarray]) -> bytes:
-    """8-byte identifier: SHA-256 of the configuration, float32 parameters and tables."""
+    """8-byte identifier: SHA-256 of the configuration, the float32 parameters and the
+    integer tables (names, dtypes, shapes and values)."""
     h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
     for key, value in _flatten(params).items():
         h.update(key.encode())
         h.update(np.ascontiguousarray(value, "<f4").tobytes())
     for key in sorted(tables):
-        h.update(key.encode())
-        h.update(np.ascontiguousarray(tables[key], "<i4").tobytes())
+        value = _integer(tables[key])
+        h.update(f"{key}:{value.dtype.str}:{value.shape}".encode())
+        h.update(value.tobytes())
     return h.digest()[:8]
 
 
@@ -75,7 +87,7 @@ def save(path: str | os.PathLike, config: ModelConfig, params: Any,
             "param_dtype": param_dtype, **(extra or {})}
     arrays = {_META: np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)}
     arrays.update({_PARAMS + k: v.astype(param_dtype) for k, v in _flatten(params).items()})
-    arrays.update({_TABLES + k: np.asarray(v, np.int32) for k, v in tables.items()})
+    arrays.update({_TABLES + k: _integer(v) for k, v in tables.items()})
     tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
     with open(tmp, "wb") as f:
         np.savez(f, **arrays)
@@ -110,12 +122,15 @@ def load(path: str | os.PathLike) -> tuple[ModelConfig, dict, dict[str, np.ndarr
         config = ModelConfig.from_dict(meta["config"])
     except (ValueError, KeyError, TypeError) as e:
         raise WeightsError(f"{path}: bad metadata: {e}") from e
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+    if meta.get("format") != FORMAT or meta.get("version") not in READABLE:
         raise WeightsError(f"{path}: unsupported format {meta.get('format')} "
                            f"version {meta.get('version')}")
     flat = {k[len(_PARAMS):]: v.astype(np.float32) for k, v in arrays.items()
             if k.startswith(_PARAMS)}
     tables = {k[len(_TABLES):]: v for k, v in arrays.items() if k.startswith(_TABLES)}
+    odd = sorted(k for k, v in tables.items() if v.dtype not in (np.int32, np.int64))[:3]
+    if odd:
+        raise WeightsError(f"{path}: coding tables {odd} are not int32 or int64")
     expected = expected_shapes(config)
     got = {k: v.shape for k, v in flat.items()}
     if got != expected:

@@ -11,7 +11,6 @@ from typing import NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxlic.layers import init
 from jaxlic.layers.conv import leaky_relu
@@ -72,9 +71,7 @@ class EntropyParameters(nn.Module):
     """1x1 head ``4C -> hidden -> hidden -> 3KC`` (LeakyReLU, LeakyReLU, none; last without bias).
 
     Acts on the last axis, so it serves both full tensors ``[B, H, W, 4C]`` and gathered
-    positions ``[P, 4C]``. Given ``output_kernel``, a column subset of the last layer's
-    kernel for some latent channels (``select_channels``), only those channels' outputs
-    are computed (``[..., 3Kn]``, same layout): the coder skips all-zero channels.
+    positions ``[P, 4C]``.
     """
 
     latent_channels: int
@@ -87,14 +84,5 @@ class EntropyParameters(nn.Module):
         self.out = nn.Dense(3 * self.components * self.latent_channels, use_bias=False,
                             kernel_init=init.lecun_normal(), name="Dense_2")
 
-    def __call__(self, features: jax.Array, output_kernel: jax.Array | None = None) -> jax.Array:
-        h = leaky_relu(self.hidden_1(leaky_relu(self.hidden_0(features))))
-        return self.out(h) if output_kernel is None else h @ output_kernel
-
-
-def select_channels(params: dict, channels: np.ndarray, components: int = 3) -> np.ndarray:
-    """Columns of the entropy-parameter head's last kernel for ``channels [n]``:
-    ``[hidden, 3KC] -> [hidden, 3Kn]``, in the head's output layout."""
-    kernel = np.asarray(params["Dense_2"]["kernel"])
-    hidden = kernel.shape[0]
-    return kernel.reshape(hidden, 3 * components, -1)[:, :, channels].reshape(hidden, -1)
+    def __call__(self, features: jax.Array) -> jax.Array:
+        return self.out(leaky_relu(self.hidden_1(leaky_relu(self.hidden_0(features)))))

@@ -13,8 +13,10 @@ quantisation, and y^ and z^ by inverse gains after it (before g_s and h_s); the 
 model and the GMM work on the gained, quantised latent.
 
 Training uses additive uniform noise for Q (no straight-through estimator); coding uses
-rounding, with z rounded about the learned medians. Entry points for the coder:
-``analysis``, ``hyper_analysis``, ``hyper_synthesis``, ``mixture_at`` and ``synthesis``.
+rounding, with z rounded about the learned medians. Entry points: ``analysis``,
+``hyper_analysis``, ``hyper_synthesis``, ``mixture_at`` and ``synthesis``; the coder uses
+``analysis``, ``hyper_analysis`` and ``synthesis`` in float and an integer version of
+h_s, the context model and the entropy parameters (``jaxlic.coding.exact``).
 """
 
 from __future__ import annotations
@@ -128,20 +130,18 @@ class AsymmetricModel(nn.Module):
         ctx = self.context(y_hat)
         return self._mixture(jnp.concatenate([ctx, phi], axis=-1))
 
-    def mixture_at(self, taps: jax.Array, phi: jax.Array,
-                   output_kernel: jax.Array | None = None) -> Mixture:
-        """GMM parameters at P positions from their causal neighbours (coding).
+    def mixture_at(self, taps: jax.Array, phi: jax.Array) -> Mixture:
+        """GMM parameters at P positions from their causal neighbours, in float.
 
         ``taps [P, T, N]`` (see ``MaskedConv.from_taps``), ``phi [P, 2N]`` ->
-        ``Mixture`` of ``[P, K, N]``; or ``[P, K, n]`` with ``output_kernel`` from
-        ``gmm.select_channels`` for n channels. Encoder and decoder both call this, never
-        the full-tensor convolution, so that their probabilities are bit-identical.
+        ``Mixture`` of ``[P, K, N]``. The coder uses the integer version of this network
+        (``jaxlic.coding.exact``), whose tables do not depend on the platform.
         """
         ctx = self.context.from_taps(taps)
-        return self._mixture(jnp.concatenate([ctx, phi], axis=-1), output_kernel)
+        return self._mixture(jnp.concatenate([ctx, phi], axis=-1))
 
-    def _mixture(self, features: jax.Array, output_kernel: jax.Array | None = None) -> Mixture:
-        raw = self.entropy_parameters(features, output_kernel)
+    def _mixture(self, features: jax.Array) -> Mixture:
+        raw = self.entropy_parameters(features)
         return mixture_from_raw(raw, self.config.mixture_components, self.config.scale_bound)
 
     def filter_latent(self, y_hat: jax.Array) -> jax.Array:
@@ -215,6 +215,12 @@ def init_params(config: ModelConfig, rng: jax.Array) -> dict:
     parameters do not depend on any image size. Returns the ``params`` collection.
     """
     return jax.device_get(_initializer(config)(rng)["params"])
+
+
+def param_shapes(config: ModelConfig) -> dict:
+    """``init_params``'s tree with ``jax.ShapeDtypeStruct`` leaves, computed abstractly
+    (fast: nothing is initialised or copied)."""
+    return jax.eval_shape(_initializer(config), jax.random.PRNGKey(0))["params"]
 
 
 @functools.lru_cache(maxsize=8)
