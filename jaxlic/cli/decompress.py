@@ -4,35 +4,60 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 import time
 
-from jaxlic.cli.common import add_file_command, enable_compile_cache, load_codec
+from jaxlic.cli.common import (
+    UserError,
+    reporting_user_errors,
+    add_file_command,
+    enable_compile_cache,
+    existing_file,
+    load_codec,
+    output_path,
+    print_timings,
+    writable_image_suffix,
+)
 
 
 def add_parser(subparsers) -> None:
     add_file_command(subparsers, "decompress", "decode a .jlic file to an image",
-                     ".jlic file", "output image (default: INPUT with .png)", run)
+                     ".jlic file", "output image: .png, .bmp, .tif, ... "
+                                   "(default: INPUT with .png)", run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _decompress(args: argparse.Namespace) -> int:
+    from jaxlic.cli.progress import DECODE_STAGES, StageBar
     from jaxlic.coding import BitstreamError
-    from jaxlic.images import write_image
+    from jaxlic.images import DEFAULT_MAX_PIXELS, write_image
 
+    source = existing_file(args.input)
+    output = pathlib.Path(args.output or source.with_suffix(".png"))
+    writable_image_suffix(output)
+    output_path(output, source)
     enable_compile_cache()
-    output = pathlib.Path(args.output or pathlib.Path(args.input).with_suffix(".png"))
+    codec = load_codec(args)
+    data = source.read_bytes()
+    timings: dict[str, float] = {}
+    bar = StageBar(DECODE_STAGES, enabled=not args.no_progress)
+    start = time.perf_counter()
     try:
-        data = pathlib.Path(args.input).read_bytes()
-        codec = load_codec(args)
-        start = time.perf_counter()
-        image = codec.decompress(data)
-    except (OSError, ValueError, LookupError) as e:  # BitstreamError is a ValueError
-        kind = "invalid file" if isinstance(e, BitstreamError) else "error"
-        print(f"jaxlic decompress: {kind}: {e}", file=sys.stderr)
-        return 2
+        image = codec.decompress(data, timings, progress=bar,
+                                 max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
+    except BitstreamError as e:
+        raise UserError(f"invalid file {source}: {e}") from e
+    finally:
+        bar.close()
     seconds = time.perf_counter() - start
-    write_image(output, image)
+    try:
+        write_image(output, image)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot write {output}: {e}") from e
     h, w = image.shape[:2]
-    print(f"{output}: {w}x{h} from {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp, "
-          f"{seconds:.2f} s")
+    print(f"decompressed {source} ({len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp) to "
+          f"{output} ({w}x{h}), {seconds:.2f} s")
+    if args.verbose:
+        print_timings(timings)
     return 0
+
+
+run = reporting_user_errors("decompress", _decompress)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import pathlib
 import time
 from importlib import resources
 
-from jaxlic.cli.common import add_weights_argument, enable_compile_cache, load_codec
+from jaxlic.cli.common import (
+    reporting_user_errors,
+    add_weights_argument,
+    enable_compile_cache,
+    load_codec,
+    output_path,
+    writable_image_suffix,
+)
 
 
 def add_parser(subparsers) -> None:
@@ -17,16 +25,19 @@ def add_parser(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace) -> int:
     import numpy as np
 
     from jaxlic import ModelConfig, zoo
     from jaxlic.coding import Codec
     from jaxlic.images import read_image, write_image
 
-    enable_compile_cache()
     with resources.as_file(resources.files("jaxlic.data").joinpath("sample.png")) as path:
+        if args.output:
+            writable_image_suffix(pathlib.Path(args.output))
+            output_path(pathlib.Path(args.output), path)
         image = read_image(path)
+    enable_compile_cache()
     if args.weights or args.model or zoo.default_name():
         codec = load_codec(args)
         label = args.weights or args.model or zoo.default_name()
@@ -52,3 +63,6 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         write_image(args.output, recon)
     return 0
+
+
+run = reporting_user_errors("demo", _demo)

@@ -38,11 +38,13 @@ from jaxlic.coding.exact import ExactEntropyModel, frequencies
 from jaxlic.coding.exact.linear import IntLinear
 from jaxlic.coding.exact.model import PREFIX as EXACT_PREFIX
 from jaxlic.coding.gains import QUALITY_SCALE, HostGains, host_gains, quality_code
+from jaxlic.coding.progress import Progress, StageClock
 from jaxlic.coding.range_coder import Decoder, Encoder
 from jaxlic.coding.tables import ZTables, build_z_tables
+from jaxlic.coding.transforms import Transforms, padded_size
 from jaxlic.coding.wavefront import TapGatherer, wavefronts
-from jaxlic.images import to_rgb
-from jaxlic.models import ALIGNMENT, AsymmetricModel, ModelConfig, init_params
+from jaxlic.images import DEFAULT_MAX_PIXELS, to_rgb
+from jaxlic.models import ALIGNMENT, ModelConfig, init_params
 
 RADII = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # y alphabet radii (one program each)
 CHANNEL_BUCKET = 16  # coded-channel counts are rounded up to a multiple of this
@@ -59,10 +61,6 @@ def _zigzag(v: np.ndarray) -> np.ndarray:
 
 def _unzigzag(u: np.ndarray) -> np.ndarray:
     return np.where(u % 2 == 0, u // 2, -(u + 1) // 2)
-
-
-def _padded_size(height: int, width: int) -> tuple[int, int]:
-    return -(-height // ALIGNMENT) * ALIGNMENT, -(-width // ALIGNMENT) * ALIGNMENT
 
 
 @contextmanager
@@ -102,14 +100,7 @@ class Codec:
         self._medians = np.asarray(self.params["entropy_bottleneck"]["quantiles"][:, 1],
                                    np.float32)
         self._mixture_tables = exact.tables.device()
-        model = AsymmetricModel(config)
-
-        def method(fn):
-            return jax.jit(lambda p, *args: model.apply({"params": p}, *args, method=fn))
-
-        self._analysis = method(AsymmetricModel.analysis)
-        self._hyper_analysis = method(AsymmetricModel.hyper_analysis)
-        self._synthesis = method(AsymmetricModel.synthesis)
+        self._transforms = Transforms(config)
         self._gain_cache: dict[int, HostGains] = {}
 
     def _tables_arrays(self) -> dict[str, np.ndarray]:
@@ -156,29 +147,40 @@ class Codec:
     # -- public coding API ------------------------------------------------------------
 
     def compress(self, image: np.ndarray, timings: dict[str, float] | None = None, *,
-                 quality: float | None = None, target_bpp: float | None = None) -> bytes:
-        """Compress a uint8 image; ``timings`` (if given) receives seconds per stage.
+                 quality: float | None = None, target_bpp: float | None = None,
+                 progress: Progress | None = None) -> bytes:
+        """Compress a uint8 image; ``timings`` (if given) receives seconds per stage and
+        ``progress(stage, fraction)`` (if given) hears how far the stages are.
 
         For a variable-rate model, ``quality`` in ``[1, L]`` (default ``DEFAULT_QUALITY``,
         kept to 1/1000), or ``target_bpp``: the highest quality whose file does not exceed
         that many bits per pixel (``ValueError`` if even quality 1 does). Fixed-rate models
         take neither.
         """
+        timings = StageClock.of(timings, progress)
         if target_bpp is None:
             return self.compress_batch([image], timings, quality=quality)[0]
         if quality is not None:
             raise ValueError("give either quality or target_bpp, not both")
         return self._compress_to_bpp(to_rgb(image), float(target_bpp), timings)
 
-    def decompress(self, data: bytes, timings: dict[str, float] | None = None) -> np.ndarray:
-        """Decode a file written by ``compress`` with the same weights: uint8 ``[H, W, 3]``."""
-        return self.decompress_batch([data], timings)[0]
+    def decompress(self, data: bytes, timings: dict[str, float] | None = None, *,
+                   max_pixels: int = DEFAULT_MAX_PIXELS,
+                   progress: Progress | None = None) -> np.ndarray:
+        """Decode a file written by ``compress`` with the same weights: uint8 ``[H, W, 3]``.
+
+        Files declaring more than ``max_pixels`` pixels are refused before anything is
+        allocated (the default is Pillow's ``MAX_IMAGE_PIXELS``; the format's own limit is
+        2**28). Every failure, an allocation failure included, raises ``BitstreamError``.
+        """
+        return self.decompress_batch([data], timings, max_pixels=max_pixels,
+                                     progress=progress)[0]
 
     def latents(self, image: np.ndarray, quality: float | None = None) -> np.ndarray:
         """The quantised latent ``y^`` (int64 ``[h, w, N]``) that ``compress`` codes."""
         image = to_rgb(image)
         gains = self._gains(self._quality_code(quality))
-        y = np.asarray(self._analysis(self.params, _batch([image], image.shape[:2])))[0]
+        y = self._transforms.analysis(self.params, [image])[0]
         return _round(_scaled(y, gains and gains.y)).astype(np.int64)
 
     def decode_latents(self, data: bytes) -> np.ndarray:
@@ -208,16 +210,18 @@ class Codec:
 
     def compress_batch(self, images: Sequence[np.ndarray],
                        timings: dict[str, float] | None = None, *,
-                       quality: float | None = None) -> list[bytes]:
+                       quality: float | None = None,
+                       progress: Progress | None = None) -> list[bytes]:
         """Compress several images (at one ``quality``, for a variable-rate model);
         same-size images share batched transforms."""
+        timings = StageClock.of(timings, progress)
         code = self._quality_code(quality)
         images = [to_rgb(im) for im in images]
         out: list[bytes | None] = [None] * len(images)
         for shape, indices in _group_by(images, lambda im: im.shape[:2]).items():
-            x = _batch([images[i] for i in indices], shape)
             with _stage(timings, "analysis"):
-                y = np.asarray(self._analysis(self.params, x))
+                y = self._transforms.analysis(self.params, [images[i] for i in indices],
+                                              timings.reporter("analysis"))
             for j, i in enumerate(indices):
                 out[i] = self._encode_latents(y[j], shape, code, timings)
         return out
@@ -235,7 +239,7 @@ class Codec:
         shape = image.shape[:2]
         budget = bpp * shape[0] * shape[1] / 8.0  # bytes
         with _stage(timings, "analysis"):
-            y = np.asarray(self._analysis(self.params, _batch([image], shape)))[0]
+            y = self._transforms.analysis(self.params, [image], timings.reporter("analysis"))[0]
 
         def encode(hundredths: int) -> bytes:
             return self._encode_latents(y, shape, hundredths * QUALITY_SCALE // 100, timings)
@@ -258,19 +262,34 @@ class Codec:
         return best
 
     def decompress_batch(self, files: Sequence[bytes],
-                         timings: dict[str, float] | None = None) -> list[np.ndarray]:
-        """Decode several files; same-size images share a batched synthesis transform."""
-        decoded = [self._decode_latents(f, timings) for f in files]
+                         timings: dict[str, float] | None = None, *,
+                         max_pixels: int = DEFAULT_MAX_PIXELS,
+                         progress: Progress | None = None) -> list[np.ndarray]:
+        """Decode several files (see ``decompress``); same-size images share a batched
+        synthesis transform."""
+        timings = StageClock.of(timings, progress)
+        try:
+            return self._decompress_batch(files, timings, max_pixels)
+        except BitstreamError:
+            raise
+        except MemoryError as e:
+            raise BitstreamError(f"out of memory while decoding: {e or 'no details'}") from e
+        except Exception as e:  # the decoder promises BitstreamError and nothing else
+            raise BitstreamError(f"decoding failed: {type(e).__name__}: {e}") from e
+
+    def _decompress_batch(self, files: Sequence[bytes], timings: StageClock,
+                          max_pixels: int) -> list[np.ndarray]:
+        decoded = [self._decode_latents(f, timings, max_pixels) for f in files]
         out: list[np.ndarray | None] = [None] * len(files)
         for shape, indices in _group_by(decoded, lambda d: d[1]).items():
             y_hat = np.stack([_scaled(decoded[i][0].astype(np.float32),
                                       decoded[i][2] and decoded[i][2].y_inverse)
                               for i in indices])
             with _stage(timings, "synthesis"):
-                x_hat = np.asarray(self._synthesis(self.params, jnp.asarray(y_hat)))
-            pixels = np.clip(np.nan_to_num(x_hat[:, : shape[0], : shape[1]]), 0.0, 1.0)
+                pixels = self._transforms.synthesis(self.params, y_hat,
+                                                    timings.reporter("synthesis"))
             for j, i in enumerate(indices):
-                out[i] = np.round(pixels[j] * 255.0).astype(np.uint8)
+                out[i] = pixels[j, : shape[0], : shape[1]]
         return out
 
     # -- the two streams --------------------------------------------------------------
@@ -282,7 +301,7 @@ class Codec:
         gains = self._gains(quality)
         with _stage(timings, "analysis"):
             y_tilde = _scaled(y, gains and gains.y)
-            z = np.asarray(self._hyper_analysis(self.params, jnp.asarray(y_tilde[None])))[0]
+            z = self._transforms.hyper_analysis(self.params, y_tilde)
             z = _scaled(z, gains and gains.z)
         if not (np.all(np.isfinite(y_tilde)) and np.all(np.isfinite(z))):
             raise ValueError("the model produced non-finite latents for this image")
@@ -309,10 +328,18 @@ class Codec:
             y_bytes = self._encode_y(header, phi, y_hat)
         return bitstream.pack(header, z_bytes, y_bytes)
 
-    def _decode_latents(self, data: bytes, timings: dict[str, float] | None
+    def _decode_latents(self, data: bytes, timings: dict[str, float] | None,
+                        max_pixels: int = DEFAULT_MAX_PIXELS
                         ) -> tuple[np.ndarray, tuple[int, int], HostGains | None]:
         """``(y_hat [h, w, N] int64, (height, width), gains)`` of one file."""
         header, z_bytes, y_bytes = bitstream.unpack(data)
+        if header.height * header.width > max_pixels:
+            raise BitstreamError(
+                f"the file declares a {header.width}x{header.height} image "
+                f"({header.height * header.width:,} pixels), more than the limit of "
+                f"{max_pixels:,}: refused as a possible decompression bomb (raise the "
+                "limit with max_pixels, or --max-pixels on the command line, if you trust "
+                "the file)")
         if header.model_id != self.model_id:
             raise BitstreamError(
                 f"file was written by model {header.model_id.hex()}, but these weights are "
@@ -325,7 +352,7 @@ class Codec:
                 else not QUALITY_SCALE <= header.quality <= levels * QUALITY_SCALE):
             raise BitstreamError(f"header quality code {header.quality} does not fit this model")
         gains = self._gains(header.quality)
-        height, width = _padded_size(header.height, header.width)
+        height, width = padded_size(header.height, header.width)
         with _stage(timings, "z_coding"):
             shape = (height // ALIGNMENT, width // ALIGNMENT, self.config.latent_channels)
             v = self._decode_z(z_bytes, shape)
@@ -378,6 +405,7 @@ class Codec:
         flat[escaped] = _unzigzag(decoder.decode_unbounded(int(escaped.sum())))
         if np.abs(flat).max(initial=0) > MAX_LATENT:
             raise BitstreamError("hyper latent out of range: the file is corrupted")
+        decoder.finish()
         return flat.reshape(shape)
 
     def _encode_y(self, header: bitstream.Header, phi: np.ndarray, y_hat: np.ndarray) -> bytes:
@@ -428,6 +456,7 @@ class Codec:
                 block[:, coded] = self._decode_values(decoder, freqs, header).reshape(len(rows), -1)
                 y_hat[rows, cols] = block
                 taps.write(rows, cols, block)
+        decoder.finish()
         return y_hat
 
     def _output_layer(self, coded: np.ndarray) -> IntLinear:
@@ -473,15 +502,6 @@ class Codec:
             if np.abs(values).max(initial=0) > MAX_LATENT:
                 raise BitstreamError("latent out of range: the file is corrupted")
         return values
-
-
-def _batch(images: Sequence[np.ndarray], size: tuple[int, int]) -> jax.Array:
-    """Same-size uint8 images -> ``[B, H', W', 3]`` in [0, 1], replicate-padded at the
-    bottom and right to multiples of 64."""
-    height, width = _padded_size(*size)
-    pad = ((0, height - size[0]), (0, width - size[1]), (0, 0))
-    return jnp.asarray(np.stack([np.pad(im, pad, mode="edge") for im in images]),
-                       jnp.float32) / 255.0
 
 
 def _scaled(x: np.ndarray, gain: np.ndarray | None) -> np.ndarray:

@@ -110,6 +110,13 @@ def load(path: str | os.PathLike) -> tuple[ModelConfig, dict, dict[str, np.ndarr
     Raises ``WeightsError`` if the file is unreadable, of another format or version, or
     its parameters do not have exactly the shapes its configuration requires.
     """
+    if not os.path.isfile(path):
+        raise WeightsError(f"no such weights file: {path}")
+    # np.load takes anything that is not an archive for a pickle and says so; a weights
+    # file is always an .npz (zip) archive.
+    if not zipfile.is_zipfile(path):
+        raise WeightsError(f"{path} is not a jaxlic weights file, or a truncated one (weights "
+                           "files are .npz archives written by Codec.save or train.export)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +10,7 @@ import flax.linen as nn
 
 from jaxlic.layers.conv import conv, depth_to_space, leaky_relu
 from jaxlic.layers.gdn import GDN
+from jaxlic.layers.reach import SUBPIXEL, Reach, chain, conv_reach, parallel
 
 
 class ResidualUnit(nn.Module):
@@ -35,6 +36,7 @@ class AttentionModule(nn.Module):
     trunk: three RU_3; mask: three RU_3 then a 1x1 conv. ``[B,H,W,C] -> [B,H,W,C]``.
     """
 
+    REACH: ClassVar[Reach] = chain(*[conv_reach(3)] * 3)  # an RU_k reaches as its k x k conv
     dtype: Any = None
 
     @nn.compact
@@ -57,6 +59,7 @@ class MSRB(nn.Module):
     after the second pair through a final 1x1 conv; the block is residual.
     """
 
+    REACH: ClassVar[Reach] = chain(*[parallel(conv_reach(3), conv_reach(5)), conv_reach(1)] * 2)
     dtype: Any = None
 
     @nn.compact
@@ -77,6 +80,7 @@ class DownBlock(nn.Module):
     ``[B, H, W, C_in] -> [B, H/2, W/2, features]``.
     """
 
+    REACH: ClassVar[Reach] = parallel(conv_reach(1, 2), chain(conv_reach(3, 2), conv_reach(3)))
     features: int
     dtype: Any = None
 
@@ -93,6 +97,8 @@ class UpBlock(nn.Module):
     ``conv1x1 (4C) -> d2s`` shortcut. ``[B, H, W, C] -> [B, 2H, 2W, C]``.
     """
 
+    REACH: ClassVar[Reach] = parallel(chain(conv_reach(1), SUBPIXEL),
+                                      chain(conv_reach(3), SUBPIXEL, conv_reach(3)))
     dtype: Any = None
 
     @nn.compact

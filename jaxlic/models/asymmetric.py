@@ -33,6 +33,7 @@ from jaxlic.entropy.factorized import EntropyBottleneck
 from jaxlic.entropy.gmm import EntropyParameters, Mixture, mixture_from_raw
 from jaxlic.layers.conv import MaskedConv, PostQuantFilter
 from jaxlic.layers.gain import GainUnit
+from jaxlic.layers.reach import Reach, chain, conv_reach, parallel
 from jaxlic.models.config import ModelConfig
 from jaxlic.models.transforms import (
     AnalysisTransform,
@@ -98,10 +99,7 @@ class AsymmetricModel(nn.Module):
     def analysis(self, x: jax.Array) -> jax.Array:
         """Masked latent ``y~ = g_a(x) * m``: ``[B, H, W, 3] in [0, 1] -> [B, H/16, W/16, N]``."""
         check_image_size(x.shape[1], x.shape[2])
-        y, t = self.g_a(x.astype(self.dtype))
-        if self.config.importance_map:
-            y = y * self.importance_map(t)
-        return y.astype(jnp.float32)
+        return self._run_stages(x, "analysis")
 
     def gains(self, level: jax.Array) -> Gains:
         """Gain vectors at quality ``level [B]`` (float, 0 to ``rate_levels - 1``; fractional
@@ -150,7 +148,40 @@ class AsymmetricModel(nn.Module):
 
     def synthesis(self, y_hat: jax.Array) -> jax.Array:
         """``x^ = g_s(PQF(y^))``, ``[B, h, w, N] -> [B, 16h, 16w, 3]``, float32, not clipped."""
-        return self.g_s(self.filter_latent(y_hat).astype(self.dtype)).astype(jnp.float32)
+        return self._run_stages(y_hat, "synthesis")
+
+    # -- stages, for streaming large images (jaxlic.coding.stripes) -------------------
+
+    def stage(self, x: jax.Array, transform: str, index: int) -> jax.Array:
+        """Stage ``index`` of ``transform`` (a key of ``STAGE_COUNTS``); the stages in
+        order compose to ``analysis``, ``hyper_analysis`` or ``synthesis``, and
+        ``stage_reaches`` gives the receptive reach of each. Analysis stages 0 to 6 are
+        the layers of g_a up to ``t``; stage 7 maps ``t`` to ``g_a(x) * m``. Synthesis
+        stage 0 is the PQF and the first layer of g_s; the others are one layer each."""
+        last = index == STAGE_COUNTS[transform] - 1
+        if transform == "hyper_analysis":
+            return self.h_a(x)
+        if transform == "analysis":
+            trunk = AnalysisTransform.TRUNK
+            if index == 0:
+                x = x.astype(self.dtype)
+            if index < trunk:
+                return self.g_a(x, index, index + 1)
+            y = self.g_a(x, trunk)
+            if self.config.importance_map:
+                y = y * self.importance_map(x)
+            return y.astype(jnp.float32)
+        if transform == "synthesis":
+            if index == 0:
+                x = self.filter_latent(x).astype(self.dtype)
+            h = self.g_s(x, index, index + 1)
+            return h.astype(jnp.float32) if last else h
+        raise ValueError(f"unknown transform {transform!r}; choose from {sorted(STAGE_COUNTS)}")
+
+    def _run_stages(self, x: jax.Array, transform: str) -> jax.Array:
+        for index in range(STAGE_COUNTS[transform]):
+            x = self.stage(x, transform, index)
+        return x
 
     # -- training / estimation forward pass ------------------------------------------
 
@@ -206,6 +237,26 @@ class AsymmetricModel(nn.Module):
             "likelihoods": {"y": y_likelihood, "z": z_likelihood},
             "pq_loss": pq_loss,
         }
+
+
+STAGE_COUNTS = {"analysis": AnalysisTransform.TRUNK + 1, "hyper_analysis": 1,
+                "synthesis": len(SynthesisTransform.REACHES)}
+
+
+def stage_reaches(config: ModelConfig, transform: str) -> tuple[Reach, ...]:
+    """Receptive reach of every stage of ``transform`` (see ``AsymmetricModel.stage``)."""
+    if transform == "hyper_analysis":
+        return (HyperAnalysis.REACH,)
+    if transform == "analysis":
+        trunk, reaches = AnalysisTransform.TRUNK, AnalysisTransform.REACHES
+        head = chain(*reaches[trunk:])
+        if config.importance_map:
+            head = parallel(head, ImportanceMap.REACH)
+        return reaches[:trunk] + (head,)
+    if transform == "synthesis":
+        first, *rest = SynthesisTransform.REACHES
+        return (chain(conv_reach(3), first) if config.use_pqf else first, *rest)
+    raise ValueError(f"unknown transform {transform!r}; choose from {sorted(STAGE_COUNTS)}")
 
 
 def init_params(config: ModelConfig, rng: jax.Array) -> dict:
