@@ -2,7 +2,6 @@
 
 import dataclasses
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -12,8 +11,9 @@ from jaxlic import AsymmetricModel, Codec
 from jaxlic.coding import weights
 from jaxlic.coding.exact import ExactEntropyModel, MixtureGrid, frequencies
 from jaxlic.coding.exact.head import RAW_FRAC
-from jaxlic.coding.exact.linear import ACC_LIMIT, ACT_LIMIT, IntLinear, quantize_linear
+from jaxlic.coding.exact.linear import ACC_LIMIT, ACT_LIMIT, quantize_linear
 from jaxlic.coding.exact.mixture import build_tables
+from jaxlic.coding.exact.model import coding_tables, exact_xla, to_device
 from jaxlic.coding.tables import PRECISION
 
 
@@ -140,7 +140,8 @@ def test_frequencies_are_valid_for_any_raw_parameters(device_tables):
 def test_tables_do_not_depend_on_batch_or_padding(exact, device_tables):
     rng = np.random.default_rng(2)
     taps = rng.integers(-9, 10, (13, 12 * 16)).astype(np.float64)
-    phi = exact.head.phi_products(rng.integers(-2**15, 2**15, (13, 32)).astype(np.float64))
+    phi_q = rng.integers(-2**15, 2**15, (13, 32)).astype(np.float64)
+    phi = exact.head.phi_products(phi_q)
     raw = exact.head.raw(taps, phi, exact.head.out)
     rows = [exact.head.raw(taps[i:i + 1], phi[i:i + 1], exact.head.out) for i in range(13)]
     np.testing.assert_array_equal(np.concatenate(rows), raw)
@@ -150,6 +151,11 @@ def test_tables_do_not_depend_on_batch_or_padding(exact, device_tables):
         np.asarray(frequencies(jnp.asarray(padded), device_tables, 3, 6))[:13], whole)
     np.testing.assert_array_equal(
         np.asarray(frequencies(jnp.asarray(raw[5:6]), device_tables, 3, 6)), whole[5:6])
+    with exact_xla():  # the coder's XLA program gives the NumPy evaluation's integers
+        fused = coding_tables(to_device(exact.head), to_device(exact.head.out), taps,
+                              exact.head.phi_products(phi_q), to_device(exact.tables.device()),
+                              3, 6)
+    np.testing.assert_array_equal(np.asarray(fused), whole)
 
 
 def test_grid_resolution_sets_the_table_size():

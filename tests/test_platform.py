@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from jaxlic import Codec
 from jaxlic.coding import bitstream

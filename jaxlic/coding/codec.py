@@ -34,9 +34,11 @@ import numpy as np
 
 from jaxlic.coding import bitstream, weights
 from jaxlic.coding.errors import BitstreamError
-from jaxlic.coding.exact import ExactEntropyModel, frequencies
+from jaxlic.coding.exact import ExactEntropyModel
 from jaxlic.coding.exact.linear import IntLinear
 from jaxlic.coding.exact.model import PREFIX as EXACT_PREFIX
+from jaxlic.coding.exact.model import (
+    coding_tables, exact_xla, hyper_synthesis, phi_products, to_device)
 from jaxlic.coding.gains import QUALITY_SCALE, HostGains, host_gains, quality_code
 from jaxlic.coding.progress import Progress, StageClock
 from jaxlic.coding.range_coder import Decoder, Encoder
@@ -99,7 +101,10 @@ class Codec:
         self.model_id = weights.model_id(config, self.params, self._tables_arrays())
         self._medians = np.asarray(self.params["entropy_bottleneck"]["quantiles"][:, 1],
                                    np.float32)
-        self._mixture_tables = exact.tables.device()
+        with exact_xla():
+            self._mixture_tables = exact.tables.device()
+        self._device_head = to_device(exact.head)
+        self._device_hyper = to_device(exact.hyper)
         self._transforms = Transforms(config)
         self._gain_cache: dict[int, HostGains] = {}
 
@@ -375,7 +380,13 @@ class Codec:
         z = v.astype(np.float64) + self._medians.astype(np.float64)
         if gains is not None:
             z = z * gains.z_inverse.astype(np.float64)
-        return self.exact.hyper(z)
+        with exact_xla():
+            return np.asarray(hyper_synthesis(self._device_hyper, z))
+
+    def _phi_products(self, phi: np.ndarray) -> np.ndarray:
+        """The phi half of the head's first layer at every position: ``[h, w, H]``."""
+        with exact_xla():
+            return np.asarray(phi_products(self._device_head, phi))
 
     def _z_tables_of(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Channel index and table row of every element of a ``[hz, wz, N]`` hyper latent."""
@@ -405,7 +416,6 @@ class Codec:
         flat[escaped] = _unzigzag(decoder.decode_unbounded(int(escaped.sum())))
         if np.abs(flat).max(initial=0) > MAX_LATENT:
             raise BitstreamError("hyper latent out of range: the file is corrupted")
-        decoder.finish()
         return flat.reshape(shape)
 
     def _encode_y(self, header: bitstream.Header, phi: np.ndarray, y_hat: np.ndarray) -> bytes:
@@ -424,11 +434,11 @@ class Codec:
         rows, cols = np.indices((h, w)).reshape(2, -1)
         taps.write(rows, cols, y_hat[rows, cols])
         out = self._output_layer(coded)
-        phi_products = self.exact.head.phi_products(phi)
+        phi_products = self._phi_products(phi)
         for chunk in _chunks(schedule.counts, ENCODE_CHUNK):
             rows, cols = schedule.span(chunk.start, chunk.stop)
-            raw = self.exact.head.raw(taps.taps(rows, cols), phi_products[rows, cols], out)
-            freqs = self._frequencies(raw, header.radius)
+            freqs = self._frequencies(taps.taps(rows, cols), phi_products[rows, cols], out,
+                                      coded.size, header.radius)
             first = schedule.starts[chunk.start]
             for t in chunk:
                 r, c = schedule.positions(t)
@@ -447,39 +457,43 @@ class Codec:
             taps = TapGatherer(h, w, n, self.config.context_kernel)
             schedule = wavefronts(h, w, self.config.context_kernel)
             out = self._output_layer(coded)
-            phi_products = self.exact.head.phi_products(phi)
+            phi_products = self._phi_products(phi)
             for t in range(schedule.steps):
                 rows, cols = schedule.positions(t)
-                raw = self.exact.head.raw(taps.taps(rows, cols), phi_products[rows, cols], out)
-                freqs = self._frequencies(raw, header.radius).reshape(-1, 2 * header.radius + 1)
+                freqs = self._frequencies(taps.taps(rows, cols), phi_products[rows, cols], out,
+                                          coded.size, header.radius)
+                freqs = freqs.reshape(-1, 2 * header.radius + 1)
                 block = y_hat[rows, cols]
                 block[:, coded] = self._decode_values(decoder, freqs, header).reshape(len(rows), -1)
                 y_hat[rows, cols] = block
                 taps.write(rows, cols, block)
-        decoder.finish()
         return y_hat
 
     def _output_layer(self, coded: np.ndarray) -> IntLinear:
-        """The head's last layer for the coded channels only (in ascending order)."""
-        return self.exact.head.columns(coded, self.config.mixture_components)
+        """The head's last layer (on the device) for the coded channels in ascending order,
+        padded to a multiple of ``CHANNEL_BUCKET`` channels by repeating the last one, so
+        that few programs are compiled."""
+        size = -(-coded.size // CHANNEL_BUCKET) * CHANNEL_BUCKET
+        channels = np.pad(coded, (0, size - coded.size), mode="edge")
+        return to_device(self.exact.head.columns(channels, self.config.mixture_components))
 
-    def _frequencies(self, raw: np.ndarray, radius: int) -> np.ndarray:
-        """Integer tables ``[P, n, 2 radius + 1]`` from raw parameters ``[P, 3Kn]``.
+    def _frequencies(self, taps: np.ndarray, phi_products: np.ndarray, out: IntLinear,
+                     channels: int, radius: int) -> np.ndarray:
+        """Integer tables ``[P, channels, 2 radius + 1]`` at P positions from their taps
+        ``[P, 12N]`` and ``phi_products [P, H]``, with ``out`` from ``_output_layer``.
 
         Positions are padded to a power of two (up to ``POSITION_BUCKET``, then to a
-        multiple of it) and channels to a multiple of ``CHANNEL_BUCKET`` (repeating the
-        last), so that few programs are compiled; the padding is cut off again.
+        multiple of it) by repeating the first; the padding is cut off again.
         """
-        k = self.config.mixture_components
-        count, n = raw.shape[0], raw.shape[1] // (3 * k)
+        count = taps.shape[0]
         positions = min(1 << int(count - 1).bit_length(),
                         -(-count // POSITION_BUCKET) * POSITION_BUCKET)
-        channels = -(-n // CHANNEL_BUCKET) * CHANNEL_BUCKET
-        padded = np.pad(raw.reshape(count, 3 * k, n),
-                        ((0, positions - count), (0, 0), (0, channels - n)), mode="edge")
-        freqs = frequencies(jnp.asarray(padded.reshape(positions, -1)), self._mixture_tables,
-                            k, radius)
-        return np.asarray(freqs)[:count, :n]
+        pad = ((0, positions - count), (0, 0))
+        with exact_xla():
+            freqs = coding_tables(self._device_head, out, np.pad(taps, pad, mode="edge"),
+                                  np.pad(phi_products, pad, mode="edge"), self._mixture_tables,
+                                  self.config.mixture_components, radius)
+        return np.asarray(freqs)[:count, :channels]
 
     @staticmethod
     def _encode_values(coder: Encoder, values: np.ndarray, freqs: np.ndarray,

@@ -10,7 +10,10 @@ per image for all positions, and only the ctx half runs per wavefront step.
 from __future__ import annotations
 
 import dataclasses
+import functools
+from typing import Any
 
+import jax
 import numpy as np
 
 from jaxlic.coding.exact.hyper import magnitude
@@ -24,6 +27,8 @@ RAW_LIMIT = float(2**30)  # raw parameters are clamped to +-2**30 (int32 with ro
 _HEAD = ("Dense_0", "Dense_1", "Dense_2")
 
 
+@functools.partial(jax.tree_util.register_dataclass,
+                   data_fields=["context", "hidden", "out"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class IntHead:
     """Integer context model and entropy-parameter head.
@@ -43,12 +48,13 @@ class IntHead:
     def _split(self) -> int:
         return self.context.bias.shape[0]
 
-    def phi_products(self, phi: np.ndarray) -> np.ndarray:
+    def phi_products(self, phi: Any, xp: Any = np) -> Any:
         """The phi half of the first hidden layer: ``[..., 2N] -> [..., H]`` (exact)."""
-        return phi @ self.hidden[0].kernel[self._split:]
+        half = dataclasses.replace(self.hidden[0], kernel=self.hidden[0].kernel[self._split:])
+        return half.products(phi, xp)
 
-    def raw(self, taps: np.ndarray, phi_products: np.ndarray, out: IntLinear) -> np.ndarray:
-        """Raw mixture parameters at P positions.
+    def raw(self, taps: Any, phi_products: Any, out: IntLinear, xp: Any = np) -> Any:
+        """Raw mixture parameters at P positions (NumPy, or traced with ``jax.numpy``).
 
         Args:
           taps: ``[P, 12 N]`` causal neighbours (integers; clamped to ``TAP_LIMIT``).
@@ -57,10 +63,10 @@ class IntHead:
 
         Returns ``[P, 3Kn]`` int32 (logits, means, scales in ``RAW_FRAC`` fixed point).
         """
-        ctx = self.context(np.clip(taps, -TAP_LIMIT, TAP_LIMIT))
-        first = self.hidden[0]
-        h = first.output(ctx @ first.kernel[: self._split] + phi_products)
-        return out(self.hidden[1](h)).astype(np.int32)
+        ctx = self.context(xp.clip(taps, -TAP_LIMIT, TAP_LIMIT), xp)
+        first = dataclasses.replace(self.hidden[0], kernel=self.hidden[0].kernel[: self._split])
+        h = first.output(first.products(ctx, xp) + phi_products, xp)
+        return out(self.hidden[1](h, xp), xp).astype(xp.int32)
 
     @classmethod
     def build(cls, context: dict, head: dict, phi_magnitude: float) -> tuple["IntHead", int]:

@@ -8,7 +8,10 @@ sub-pixel form (``up_conv3x3``), which needs no multiplications by inserted zero
 from __future__ import annotations
 
 import dataclasses
+import functools
+from typing import Any
 
+import jax
 import numpy as np
 
 from jaxlic.coding.exact.linear import (
@@ -23,17 +26,17 @@ LAYERS = (("Conv_0", False, True), ("ConvTranspose_0", True, True), ("Conv_1", F
 _UP_TAPS = {0: ((0, 1), (2, 0)), 1: ((1, 0),)}
 
 
-def conv3x3(x: np.ndarray, layer: IntLinear) -> np.ndarray:
+def conv3x3(x: Any, layer: IntLinear, xp: Any = np) -> Any:
     """Stride-1 3x3 conv with zero padding: ``[h, w, C] -> [h, w, F]``; kernel rows in
     ``(ky, kx, c)`` order."""
     h, w, _ = x.shape
-    padded = np.pad(x, ((1, 1), (1, 1), (0, 0)))
-    patches = np.concatenate([padded[dy:dy + h, dx:dx + w] for dy in range(3)
+    padded = xp.pad(x, ((1, 1), (1, 1), (0, 0)))
+    patches = xp.concatenate([padded[dy:dy + h, dx:dx + w] for dy in range(3)
                               for dx in range(3)], axis=-1)
-    return layer(patches)
+    return layer(patches, xp)
 
 
-def up_conv3x3(x: np.ndarray, layer: IntLinear) -> np.ndarray:
+def up_conv3x3(x: Any, layer: IntLinear, xp: Any = np) -> Any:
     """Flax ``ConvTranspose`` 3x3, stride 2, 'SAME': ``[h, w, C] -> [2h, 2w, F]``.
 
     Every input position is multiplied by all nine taps once; each output phase then sums
@@ -43,15 +46,16 @@ def up_conv3x3(x: np.ndarray, layer: IntLinear) -> np.ndarray:
     h, w, c = x.shape
     f = layer.bias.shape[0]
     kernel = layer.kernel.reshape(3, 3, c, f).transpose(2, 0, 1, 3).reshape(c, 9 * f)
-    products = (x @ kernel).reshape(h, w, 3, 3, f)
-    out = np.zeros((2 * h, 2 * w, f))
-    for a, rows in _UP_TAPS.items():
-        for b, cols in _UP_TAPS.items():
-            phase = out[a::2, b::2]
-            for ty, sy in rows:
-                for tx, sx in cols:
-                    phase[sy:, sx:] += products[: h - sy, : w - sx, ty, tx]
-    return layer.output(out)
+    whole = dataclasses.replace(layer, kernel=kernel)
+    products = whole.products(x, xp).reshape(h, w, 3, 3, f)
+
+    def shifted(ty: int, sy: int, tx: int, sx: int) -> Any:
+        return xp.pad(products[:, :, ty, tx], ((sy, 0), (sx, 0), (0, 0)))[:h, :w]
+
+    phases = [[sum(shifted(ty, sy, tx, sx) for ty, sy in rows for tx, sx in cols)
+               for cols in _UP_TAPS.values()] for rows in _UP_TAPS.values()]
+    out = xp.stack([xp.stack(row) for row in phases])  # [2 (a), 2 (b), h, w, F]
+    return layer.output(out.transpose(2, 0, 3, 1, 4).reshape(2 * h, 2 * w, f), xp)
 
 
 def magnitude(kernel: np.ndarray, bias: np.ndarray | None, estimate: float) -> float:
@@ -61,6 +65,8 @@ def magnitude(kernel: np.ndarray, bias: np.ndarray | None, estimate: float) -> f
     return norm * estimate + (0.0 if bias is None else float(np.abs(bias).max()))
 
 
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["layers"],
+                   meta_fields=["frac_in"])
 @dataclasses.dataclass(frozen=True)
 class IntHyperSynthesis:
     """Integer h_s. ``frac_in``: fractional bits of the input; ``layers`` as in ``LAYERS``."""
@@ -68,13 +74,13 @@ class IntHyperSynthesis:
     frac_in: int
     layers: tuple[IntLinear, ...]
 
-    def __call__(self, z: np.ndarray) -> np.ndarray:
+    def __call__(self, z: Any, xp: Any = np) -> Any:
         """``z [h, w, N]`` (float64 values, computed bit-exactly by the caller) ->
-        ``phi [4h, 4w, 2N]`` (float64 integers in the output layer's fixed point)."""
-        x = np.clip(round_half_up(np.ldexp(np.asarray(z, np.float64), self.frac_in)),
-                    -ACT_LIMIT, ACT_LIMIT)
+        ``phi [4h, 4w, 2N]`` (float64 integers in the output layer's fixed point); NumPy,
+        or traced with ``jax.numpy`` in 64-bit mode."""
+        x = xp.clip(round_half_up(xp.ldexp(z, self.frac_in), xp), -ACT_LIMIT, ACT_LIMIT)
         for (_, transposed, _), layer in zip(LAYERS, self.layers):
-            x = up_conv3x3(x, layer) if transposed else conv3x3(x, layer)
+            x = up_conv3x3(x, layer, xp) if transposed else conv3x3(x, layer, xp)
         return x
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:

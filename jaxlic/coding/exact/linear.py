@@ -1,4 +1,4 @@
-"""Integer linear layers, evaluated exactly with float64 BLAS on the host.
+"""Integer linear layers, evaluated exactly in float64 (NumPy, or XLA on the CPU).
 
 A layer holds an integer kernel and bias and a power-of-two output scale per output
 channel. Its input is an integer tensor (a fixed-point activation), so every product
@@ -6,17 +6,23 @@ and every partial sum of ``x @ kernel + bias`` is an integer; the kernel is scal
 build time so that ``sum_i |kernel[i, o]| * in_limit + |bias[o]| < 2**52`` for every
 output channel ``o``. Any partial sum, in any order and with or without fused
 multiply-add, is then an integer below 2**53 and so exact in float64: the result does not
-depend on the BLAS, the thread count, the blocking, the batch or the CPU.
+depend on the BLAS or XLA kernel, the thread count, the blocking, the batch, the CPU or
+compiler flags such as fast-math (which may reorder or fuse exact operations only).
 
 Requantisation multiplies by a power of two (exact), adds 1/2 and floors (exact for
-integers below 2**52), then clamps. LeakyReLU is an integer multiply and shift.
+integers below 2**52), then clamps. LeakyReLU is an integer multiply and shift. The same
+code runs on NumPy arrays and, traced with ``xp=jax.numpy`` under 64-bit mode, in XLA.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 ACT_BITS = 26  # activations are integers of magnitude below 2**26
@@ -33,16 +39,19 @@ def frac_bits(estimate: float) -> int:
     return int(ACT_BITS - HEADROOM_BITS - math.ceil(math.log2(max(estimate, 2.0**-30))))
 
 
-def round_half_up(x: np.ndarray) -> np.ndarray:
+def round_half_up(x: Any, xp: Any = np) -> Any:
     """``floor(x + 1/2)`` in float64 (exact for the integers and dyadic values used here)."""
-    return np.floor(x + 0.5)
+    return xp.floor(x + 0.5)
 
 
-def leaky_relu(x: np.ndarray) -> np.ndarray:
+def leaky_relu(x: Any, xp: Any = np) -> Any:
     """Integer LeakyReLU: negative values times ``LEAKY_NUM / 2**LEAKY_SHIFT``, rounded."""
-    return np.where(x < 0, round_half_up(x * (LEAKY_NUM * 2.0**-LEAKY_SHIFT)), x)
+    return xp.where(x < 0, round_half_up(x * (LEAKY_NUM * 2.0**-LEAKY_SHIFT), xp), x)
 
 
+@functools.partial(jax.tree_util.register_dataclass,
+                   data_fields=["kernel", "bias", "shift", "limit"],
+                   meta_fields=["leaky", "frac_out"])
 @dataclasses.dataclass(frozen=True)
 class IntLinear:
     """``y = clamp(round(x @ kernel + bias) * 2**-shift)`` per output channel, then LeakyReLU.
@@ -63,21 +72,20 @@ class IntLinear:
     leaky: bool
     frac_out: int
 
-    @property
-    def scale(self) -> np.ndarray:
-        return np.ldexp(1.0, -self.shift.astype(np.int64))
-
-    def products(self, x: np.ndarray) -> np.ndarray:
+    def products(self, x: Any, xp: Any = np) -> Any:
         """``x [..., fan_in] @ kernel`` (exact integers; the bias is added by ``output``)."""
-        return x @ self.kernel
+        if xp is np:
+            return x @ self.kernel
+        return jnp.dot(x, self.kernel, precision=jax.lax.Precision.HIGHEST)
 
-    def output(self, products: np.ndarray) -> np.ndarray:
+    def output(self, products: Any, xp: Any = np) -> Any:
         """Requantised activation ``[..., out]`` from summed products (without the bias)."""
-        y = np.clip(round_half_up((products + self.bias) * self.scale), -self.limit, self.limit)
-        return leaky_relu(y) if self.leaky else y
+        scale = xp.ldexp(xp.ones_like(self.bias), -self.shift)
+        y = xp.clip(round_half_up((products + self.bias) * scale, xp), -self.limit, self.limit)
+        return leaky_relu(y, xp) if self.leaky else y
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.output(self.products(x))
+    def __call__(self, x: Any, xp: Any = np) -> Any:
+        return self.output(self.products(x, xp), xp)
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
         """The layer as integer arrays for a weights file."""

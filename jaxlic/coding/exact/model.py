@@ -3,17 +3,30 @@
 Built from a model's float parameters by post-training quantisation when a codec is
 created from parameters (and so when weights are saved); stored in the weights file and
 read back from it, never re-derived at decode time.
+
+The coder evaluates the head and the mixture in one XLA program per wavefront step
+(``coding_tables``) in 64-bit mode on the CPU backend (``exact_xla``): the integer-valued
+float64 arithmetic is exact in any evaluation order, so XLA's kernels, threads and flags
+cannot change a result, and a GPU or TPU default backend is never used for it. The same
+functions run on NumPy arrays (tests and one-off evaluations).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+from typing import Any, Iterator
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxlic.coding.exact.head import IntHead
 from jaxlic.coding.exact.hyper import IntHyperSynthesis, magnitudes
-from jaxlic.coding.exact.mixture import MixtureGrid, MixtureTables, build_tables
+from jaxlic.coding.exact.linear import IntLinear
+from jaxlic.coding.exact.mixture import (
+    DeviceTables, MixtureGrid, MixtureTables, build_tables, frequencies)
 
 PREFIX = "exact/"  # key prefix of the integer model's arrays in a weights file
 
@@ -57,3 +70,38 @@ class ExactEntropyModel:
         return cls(IntHyperSynthesis.from_arrays(arrays, PREFIX + "hyper/"),
                    IntHead.from_arrays(arrays, PREFIX + "head/"),
                    MixtureTables.from_arrays(arrays, PREFIX + "mixture/"))
+
+
+@contextlib.contextmanager
+def exact_xla() -> Iterator[None]:
+    """64-bit mode with the CPU as default device: the context of every exact XLA call
+    (and of moving its operands, so that float64 arrays stay float64)."""
+    with jax.enable_x64(True), jax.default_device(jax.devices("cpu")[0]):
+        yield
+
+
+def to_device(tree: Any) -> Any:
+    """A pytree of NumPy arrays as float64/int CPU device arrays."""
+    with exact_xla():
+        return jax.device_put(tree)
+
+
+@functools.partial(jax.jit, static_argnames=("components", "radius"))
+def coding_tables(head: IntHead, out: IntLinear, taps: jax.Array, phi_products: jax.Array,
+                  tables: DeviceTables, components: int, radius: int) -> jax.Array:
+    """Integer tables ``[P, n, 2R + 1]`` at P positions from their taps ``[P, 12N]`` and
+    ``phi_products [P, H]``: ``IntHead.raw`` then ``frequencies``, one program. Call it
+    inside ``exact_xla`` with operands from ``to_device``."""
+    return frequencies(head.raw(taps, phi_products, out, jnp), tables, components, radius)
+
+
+@jax.jit
+def hyper_synthesis(hyper: IntHyperSynthesis, z: jax.Array) -> jax.Array:
+    """``IntHyperSynthesis`` as one XLA program (inside ``exact_xla``)."""
+    return hyper(z, jnp)
+
+
+@jax.jit
+def phi_products(head: IntHead, phi: jax.Array) -> jax.Array:
+    """``IntHead.phi_products`` as one XLA program (inside ``exact_xla``)."""
+    return head.phi_products(phi, jnp)
