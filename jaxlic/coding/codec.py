@@ -416,6 +416,7 @@ class Codec:
         flat[escaped] = _unzigzag(decoder.decode_unbounded(int(escaped.sum())))
         if np.abs(flat).max(initial=0) > MAX_LATENT:
             raise BitstreamError("hyper latent out of range: the file is corrupted")
+        decoder.finish()
         return flat.reshape(shape)
 
     def _encode_y(self, header: bitstream.Header, phi: np.ndarray, y_hat: np.ndarray) -> bytes:
@@ -467,6 +468,7 @@ class Codec:
                 block[:, coded] = self._decode_values(decoder, freqs, header).reshape(len(rows), -1)
                 y_hat[rows, cols] = block
                 taps.write(rows, cols, block)
+        decoder.finish()
         return y_hat
 
     def _output_layer(self, coded: np.ndarray) -> IntLinear:
