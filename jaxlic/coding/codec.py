@@ -50,7 +50,7 @@ from jaxlic.models import ALIGNMENT, ModelConfig, init_params
 
 RADII = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # y alphabet radii (one program each)
 CHANNEL_BUCKET = 16  # coded-channel counts are rounded up to a multiple of this
-POSITION_BUCKET = 64  # position counts: a power of two up to this, then multiples of it
+POSITION_BUCKET = 64  # position counts: multiples of 4 up to this, then multiples of it
 ENCODE_CHUNK = 1024  # the encoder evaluates the head for this many positions at a time
 MAX_LATENT = 1 << 24  # largest |y^| or |z^ - median| a file may carry
 DOWNSAMPLING = 16  # image pixels per y position along each side
@@ -484,12 +484,13 @@ class Codec:
         """Integer tables ``[P, channels, 2 radius + 1]`` at P positions from their taps
         ``[P, 12N]`` and ``phi_products [P, H]``, with ``out`` from ``_output_layer``.
 
-        Positions are padded to a power of two (up to ``POSITION_BUCKET``, then to a
-        multiple of it) by repeating the first; the padding is cut off again.
+        Positions are padded to a multiple of 4 (of ``POSITION_BUCKET`` above it) by
+        repeating the last, so that few programs are compiled and little padding is
+        computed; the padding is cut off again.
         """
         count = taps.shape[0]
-        positions = min(1 << int(count - 1).bit_length(),
-                        -(-count // POSITION_BUCKET) * POSITION_BUCKET)
+        step = 4 if count <= POSITION_BUCKET else POSITION_BUCKET
+        positions = -(-count // step) * step
         pad = ((0, positions - count), (0, 0))
         with exact_xla():
             freqs = coding_tables(self._device_head, out, np.pad(taps, pad, mode="edge"),
