@@ -40,6 +40,7 @@ VARIANTS = {
     "tcmalloc+onednn": (_xla("--xla_cpu_use_onednn=true"), 8, 128, 1),
     "tcmalloc+no-thunks": (_xla("--xla_cpu_use_thunk_runtime=false"), 8, 128, 1),
     "tcmalloc+fast-math": (_xla("--xla_cpu_enable_fast_math=true"), 8, 128, 1),
+    "2-devices": ({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, 8, 128, 2),
     "tcmalloc+2-devices": (_xla("--xla_force_host_platform_device_count=2"), 8, 128, 2),
     "tcmalloc+1-core": ({**TCMALLOC, "JAXLIC_TASKSET": "0"}, 8, 128, 1),
     "tcmalloc+crop64": (TCMALLOC, 32, 64, 1),
