@@ -70,8 +70,12 @@ def _positive(text: str) -> int:
 
 
 def add_weights_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", help="weights file (default: the default model of "
-                                          "jaxlic.zoo; this build ships none yet)")
+    from jaxlic import zoo
+
+    default = zoo.default_name()
+    parser.add_argument("--weights", help="weights file (default: the shipped model "
+                                          f"{default!r} of jaxlic.zoo)" if default else
+                                          "weights file (this build ships no default model)")
     parser.add_argument("--model", help="name of a shipped model (see jaxlic.zoo)")
 
 
