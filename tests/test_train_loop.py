@@ -12,7 +12,7 @@ from configs import tiny_cpu
 from jaxlic import Codec, ModelConfig, WeightsError
 from train import loop
 from train.checkpoint import Checkpointer
-from train.export import export
+from train.export import add_to_zoo, export
 
 
 def _config(train_dir, val_dir, num_steps):
@@ -68,6 +68,15 @@ def test_resume_logs_checkpoints_export_and_errors(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), b)
     with pytest.raises(WeightsError, match="not for the requested"):
         Codec.load(tmp_path / "model.npz", config=ModelConfig.n128())
+
+    # Into a zoo: half-precision weights and an index entry that identifies them.
+    (tmp_path / "zoo").mkdir()
+    (tmp_path / "zoo/index.json").write_text('{"default": null, "models": {}}')
+    path = add_to_zoo(tmp_path / "a", "tiny-test", default=True, zoo=tmp_path / "zoo")
+    index = json.loads((tmp_path / "zoo/index.json").read_text())
+    entry = index["models"]["tiny-test"]
+    assert index["default"] == "tiny-test" and entry["step"] == 10 and "cpu_hours" in entry
+    assert entry["model_id"] == Codec.load(path).model_id.hex() != codec.model_id.hex()
 
     # Errors: another model, an existing run without --resume, no checkpoint to export.
     other = config.copy_and_resolve_references()

@@ -2,13 +2,18 @@
 
 ``python -m train.export --workdir=runs/x --out=model.npz`` writes the parameters of
 one checkpoint (the last by default; the optimiser state is left out) with the codec's
-tables into one file that ``jaxlic.Codec.load`` reads.
+tables into one file that ``jaxlic.Codec.load`` reads. ``--zoo=NAME`` writes it into the
+package instead (``jaxlic/zoo/weights/NAME.npz``, half precision) and lists it in
+``jaxlic/zoo/index.json`` (``--default`` makes it the model the CLI uses); its model card
+``jaxlic/zoo/cards/NAME.md`` is written by hand from the measurements.
 ``--config`` (optional) names the configuration the weights are meant for; a checkpoint
 of another model configuration is refused with both configurations in the message.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pathlib
 
@@ -16,13 +21,18 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from jaxlic import Codec, ModelConfig
+from jaxlic.coding import weights
 from train.checkpoint import Checkpointer
 from train.loop import logged_cpu_hours
 from train.metrics_writer import METRICS_FILE
 
+ZOO = pathlib.Path(__file__).resolve().parents[1] / "jaxlic" / "zoo"
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training folder whose checkpoint is exported.")
 flags.DEFINE_string("out", None, "Weights file to write.")
+flags.DEFINE_string("zoo", None, "Add the weights to jaxlic.zoo under this name instead of --out.")
+flags.DEFINE_bool("default", False, "With --zoo: make it the default model.")
 flags.DEFINE_integer("step", None, "Checkpoint step to export (default: the last).")
 flags.DEFINE_bool("half_precision", False, "Store float16 parameters.")
 config_flags.DEFINE_config_file("config", None, "Expected training configuration (optional).")
@@ -53,17 +63,45 @@ def export(workdir: str | os.PathLike, out: str | os.PathLike, step: int | None 
     levels = list(config.get("level_lmbdas", ()))
     training.update({"level_lmbdas": levels} if levels else {"lmbda": config.lmbda})
     codec.save(out, half_precision=half_precision, extra={"training": training})
-    return codec
+    return Codec.load(out) if half_precision else codec
+
+
+def add_to_zoo(workdir: str | os.PathLike, name: str, step: int | None = None,
+               expected_model: dict | None = None, default: bool = False,
+               zoo: pathlib.Path = ZOO) -> pathlib.Path:
+    """Export ``workdir``'s checkpoint in half precision to ``<zoo>/weights/NAME.npz``
+    and list it in ``<zoo>/index.json``; return the weights path."""
+    path = zoo / "weights" / f"{name}.npz"
+    path.parent.mkdir(exist_ok=True)
+    codec = export(workdir, path, step, expected_model, half_precision=True)
+    index_path = zoo / "index.json"
+    index = json.loads(index_path.read_text())
+    index["models"][name] = {
+        "file": path.name, "card": f"{name}.md",
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "model_id": codec.model_id.hex(), "latent_channels": codec.config.latent_channels,
+        **weights.load(path)[3]["training"]}
+    if default:
+        index["default"] = name
+    index_path.write_text(json.dumps(index, indent=2) + "\n")
+    return path
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
     expected = FLAGS.config.model.to_dict() if FLAGS.config else None
-    export(FLAGS.workdir, FLAGS.out, FLAGS.step, expected, FLAGS.half_precision)
-    print(f"wrote {FLAGS.out}")
+    if FLAGS.zoo:
+        path = add_to_zoo(FLAGS.workdir, FLAGS.zoo, FLAGS.step, expected, FLAGS.default)
+        print(f"wrote {path} and its entry in {ZOO / 'index.json'}; write its model card "
+              f"{ZOO / 'cards' / (FLAGS.zoo + '.md')}")
+    elif FLAGS.out:
+        export(FLAGS.workdir, FLAGS.out, FLAGS.step, expected, FLAGS.half_precision)
+        print(f"wrote {FLAGS.out}")
+    else:
+        raise app.UsageError("pass --out=FILE or --zoo=NAME")
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["workdir", "out"])
+    flags.mark_flags_as_required(["workdir"])
     app.run(main)
