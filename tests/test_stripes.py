@@ -2,6 +2,7 @@
 declared receptive radius needed, plans that depend on the size only, and the codec's
 path for large images."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from jaxlic import AsymmetricModel, Codec
 from jaxlic.coding import stripes
+from jaxlic.coding.transforms import pointwise_as_matmul
 from jaxlic.layers.reach import Reach
 from jaxlic.models import init_params
 from jaxlic.models.asymmetric import STAGE_COUNTS, stage_reaches
@@ -68,6 +70,15 @@ def test_streamed_equals_whole(tiny_config, perturbed, name):
                                    atol=1e-5 * np.abs(whole).max())
 
 
+@pytest.mark.parametrize("name", ["analysis", "synthesis"])
+def test_pointwise_matmul_equals_convolutions(tiny_config, perturbed, name):
+    x = np.random.default_rng(1).uniform(size=SHAPES[name]).astype(np.float32)
+    with nn.intercept_methods(pointwise_as_matmul):
+        fast = _whole(tiny_config, perturbed, name, x)
+    np.testing.assert_allclose(fast, _whole(tiny_config, perturbed, name, x), rtol=1e-4,
+                               atol=1e-4)
+
+
 def test_every_declared_radius_is_needed(tiny_config, perturbed):
     """Each synthesis stage streamed alone with its radius one smaller no longer matches:
     the declared reaches are tight, and the equality test above can fail."""
@@ -90,14 +101,19 @@ def test_plan_depends_on_size_only_and_bounds_stripes(tiny_config):
     for height, width in ((4032, 6016), (8192, 1024), (1024, 65472)):
         rows = stripes.plan(reaches, height, width)
         assert rows == stripes.plan(reaches, height, width)
-        if width <= 8192:  # wider images get fewer rows, down to the halo bound
-            assert rows[0] * 2 * width <= stripes.STRIPE_PIXELS  # input rows of stage 0
+        scale = 1
         for reach, count in zip(reaches, rows):
+            scale *= reach.scale
+            if width <= 8192:  # wider images get fewer rows, down to the halo bound
+                assert count * width * scale <= stripes.STAGE_POSITIONS
             halo = 2 * stripes._halo(reach)
             assert halo <= stripes.HALO_SHARE * (count / reach.scale + halo)
     synthesis = stage_reaches(tiny_config, "synthesis")
     assert stripes.plan(synthesis, 32, 48) is None
-    assert stripes.plan(synthesis, 252, 376)[-1] * 376 * 16 <= stripes.STRIPE_PIXELS
+    rows, scale = stripes.plan(synthesis, 252, 376), 1
+    for reach, count in zip(synthesis, rows):
+        scale *= reach.scale
+        assert (count - reach.scale) * 376 * scale < stripes.STAGE_POSITIONS  # up to rounding
 
 
 def test_codec_streams_large_images_like_small_ones(tiny_config, perturbed, monkeypatch):
@@ -109,7 +125,7 @@ def test_codec_streams_large_images_like_small_ones(tiny_config, perturbed, monk
     latents, data = codec.latents(image), codec.compress(image)
     pixels = codec.decompress(data)
     monkeypatch.setattr(stripes, "WHOLE_PIXELS", 64)
-    monkeypatch.setattr(stripes, "STRIPE_PIXELS", 64 * 192)
+    monkeypatch.setattr(stripes, "STAGE_POSITIONS", 64 * 16)
     assert stripes.plan(stage_reaches(tiny_config, "hyper_analysis"), 12, 12) is not None
     streamed = codec.latents(image)
     assert np.mean(streamed != latents) < 1e-3  # float rounding may flip a rare tie

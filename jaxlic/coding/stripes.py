@@ -7,12 +7,14 @@ full-width rows. Chunk j needs a fixed-size window of input rows around rows
 stage keeps only the rows its successor will still ask for, so memory depends on the
 width and the chunk sizes, not on the height.
 
-Window rows outside the image are zero, and the stage sets them to zero again before
-every convolution (a Flax method interceptor): exactly what "same" zero padding does at
-the border of the whole image. Rows near a window's edges are wrong, but the window is
-wide enough that they never reach the rows that are kept. The streamed result therefore
-equals the whole-image transform up to float rounding, for any chunk sizes; every
-window of a stage has the same shape, so each stage compiles once per image width.
+Window rows outside the image are zero, and in windows that reach past the image the
+stage sets them to zero again before every convolution (a Flax method interceptor):
+exactly what "same" zero padding does at the border of the whole image. Rows near a
+window's edges are wrong, but the window is wide enough that they never reach the rows
+that are kept. The streamed result therefore equals the whole-image transform up to
+float rounding, for any chunk sizes. Every window of a stage has the same shape, so each
+stage compiles twice per image width: with the masking, for the first and last chunks,
+and without it (one memory pass less per convolution) for the others.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from jaxlic.layers.reach import Reach
 
 WHOLE_PIXELS = 1 << 21  # transforms of at most this many positions at the largest
 # resolution run on the whole image at once; larger ones are streamed
-STRIPE_PIXELS = 3 << 19  # positions of the largest resolution per stripe (1.5 M)
+STAGE_POSITIONS = 1 << 18  # output positions of a stage per chunk (x N channels)
 HALO_SHARE = Fraction(1, 8)  # halo rows of a stage are at most this share of its window
 
 Source = Callable[[int, int], jax.Array]  # (first, stop) -> rows [1, stop - first, W, C]
-Program = Callable[[jax.Array, int, int], jax.Array]  # (window, start, extent) -> output
+# (window, start, extent) -> the chunk's output rows; the inner variant ignores start and
+# extent and serves only windows inside the image.
+Program = Callable[[jax.Array, int, int], jax.Array]
 
 
 def _halo(reach: Reach) -> int:
@@ -60,23 +64,22 @@ def plan(reaches: Sequence[Reach], height: int, width: int) -> tuple[int, ...] |
     """Output rows per chunk of every stage for an input of ``height x width``
     positions, or None when the transform should run on the whole input at once.
 
-    A function of the sizes only: decoders that follow it compute the same pixels. The
-    largest resolution of the chain gets stripes of about ``STRIPE_PIXELS`` positions
-    (at least ``align`` rows), every stage proportionally as many rows, and at least
-    enough that its halo rows are at most ``HALO_SHARE`` of its window.
+    A function of the sizes only, so that every decoder cuts the same stripes. Each
+    stage gets about ``STAGE_POSITIONS`` output positions per chunk (memory grows with
+    the positions of a stage's tensors, not with their resolution), at least enough rows
+    that its halo rows are at most ``HALO_SHARE`` of its window, and no more rows than
+    its output has.
     """
     scales = np.cumprod([Fraction(1)] + [r.scale for r in reaches])
     top = max(scales)
     if height * width * top * top <= WHOLE_PIXELS:
         return None
-    align = int(top / min(scales))  # keeps every stage's share of a stripe integral
-    stripe = max(align, STRIPE_PIXELS // int(width * top) // align * align)  # top rows
     rows = []
     for reach, scale in zip(reaches, scales[1:]):
-        share = stripe * scale / top
         step = max(int(reach.scale), 1)
         least = math.ceil(2 * _halo(reach) * (1 / HALO_SHARE - 1) * reach.scale)
-        count = max(int(share), least, 1)
+        count = min(max(int(STAGE_POSITIONS // (width * scale)), least, 1),
+                    math.ceil(height * scale))
         rows.append(-(-count // step) * step)
     return tuple(rows)
 
@@ -95,7 +98,8 @@ def masked_stage(apply: Callable[[jax.Array], jax.Array]) -> Program:
 
         def zero_outside(next_fun, args, kwargs, context):
             if (context.method_name == "__call__"
-                    and isinstance(context.module, (nn.Conv, nn.ConvTranspose))):
+                    and isinstance(context.module, (nn.Conv, nn.ConvTranspose))
+                    and np.prod(context.module.kernel_size) != 1):  # 1x1: pointwise
                 x = args[0]
                 f = Fraction(x.shape[1], size)
                 row = start * f.numerator // f.denominator + jnp.arange(x.shape[1])
@@ -112,7 +116,8 @@ def masked_stage(apply: Callable[[jax.Array], jax.Array]) -> Program:
 
 @dataclasses.dataclass
 class _Stage:
-    program: Program
+    program: Program  # for windows that reach past the image
+    inner: Program  # for windows inside it
     reach: Reach
     rows: int  # output rows per chunk
     extent: int  # input rows
@@ -123,20 +128,21 @@ class Stream:
     """One pass of a chain of stages over an input, chunk by chunk.
 
     Args:
-      programs: one ``masked_stage`` program per stage (jitted by the caller).
+      programs: per stage, the program for windows that reach past the input (rows
+        masked) and the one for windows inside it (jitted by the caller).
       reaches: the stages' reaches.
       rows: output rows per chunk of each stage (``plan``).
       source: input rows ``[first, stop)`` as ``[1, stop - first, W, C]``.
       height: input rows.
     """
 
-    def __init__(self, programs: Sequence[Program], reaches: Sequence[Reach],
+    def __init__(self, programs: Sequence[tuple[Program, Program]], reaches: Sequence[Reach],
                  rows: Sequence[int], source: Source, height: int):
         self._source = source
         self._stages = []
         extent = height
-        for program, reach, count in zip(programs, reaches, rows):
-            self._stages.append(_Stage(program, reach, count, extent))
+        for (program, inner), reach, count in zip(programs, reaches, rows):
+            self._stages.append(_Stage(program, inner, reach, count, extent))
             extent = int(extent * reach.scale)
         self.height = extent  # output rows
 
@@ -151,16 +157,17 @@ class Stream:
         last = self._stages[-1]
         return j * last.rows, self._chunk(len(self._stages) - 1, j)
 
-    def _rows(self, k: int, first: int, stop: int) -> jax.Array:
-        """Output rows ``[first, stop)`` of stage ``k`` (inside its output)."""
+    def _rows(self, k: int, first: int, stop: int, keep: int) -> jax.Array:
+        """Output rows ``[first, stop)`` of stage ``k`` (inside its output); afterwards
+        only chunks with rows from ``keep`` on are kept (the successor's next window)."""
         stage = self._stages[k]
         parts = []
         for j in range(first // stage.rows, (stop - 1) // stage.rows + 1):
             out = self._chunk(k, j)
             begin = max(first - j * stage.rows, 0)
             parts.append(out[:, begin: min(stop - j * stage.rows, stage.rows)])
-        for j in [j for j in stage.chunks if j < first // stage.rows]:
-            del stage.chunks[j]  # the successor only asks for later rows from now on
+        for j in [j for j in stage.chunks if (j + 1) * stage.rows <= keep]:
+            del stage.chunks[j]
         return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=1)
 
     def _chunk(self, k: int, j: int) -> jax.Array:
@@ -168,10 +175,15 @@ class Stream:
         if j not in stage.chunks:
             start, size = _input_window(stage.reach, stage.rows, j)
             first, stop = max(start, 0), min(start + size, stage.extent)
-            inner = self._source(first, stop) if k == 0 else self._rows(k - 1, first, stop)
-            window = jnp.pad(inner, ((0, 0), (first - start, start + size - stop), (0, 0),
-                                     (0, 0)))
-            stage.chunks[j] = stage.program(window, start, stage.extent)
+            keep = _input_window(stage.reach, stage.rows, j + 1)[0]
+            window = (self._source(first, stop) if k == 0
+                      else self._rows(k - 1, first, stop, keep))
+            if (first, stop) == (start, start + size):
+                stage.chunks[j] = stage.inner(window, start, stage.extent)
+            else:
+                window = jnp.pad(window, ((0, 0), (first - start, start + size - stop), (0, 0),
+                                          (0, 0)))
+                stage.chunks[j] = stage.program(window, start, stage.extent)
         return stage.chunks[j]
 
 
@@ -187,7 +199,7 @@ def run(stream: Stream, sink: Callable[[int, np.ndarray], None],
 
 
 class StagedTransform:
-    """The streamable form of one transform: a jitted, masked program per stage.
+    """The streamable form of one transform: two jitted programs per stage (``Stream``).
 
     ``apply_stage(params, x, index)`` runs stage ``index`` (``AsymmetricModel.stage``);
     ``finish`` post-processes the output of the last stage inside its program (e.g. to
@@ -199,17 +211,20 @@ class StagedTransform:
                  finish: Callable[[jax.Array], jax.Array] | None = None):
         self.reaches = tuple(reaches)
         self._programs = []
-        for index in range(len(self.reaches)):
+        for index, reach in enumerate(self.reaches):
             last = finish if finish is not None and index == len(self.reaches) - 1 else None
+            halo = int(_halo(reach) * reach.scale)  # output rows of each window's halo
 
-            def program(params, window, start, extent, index=index, last=last):
-                out = masked_stage(lambda x: apply_stage(params, x, index))(window, start,
-                                                                            extent)
-                halo = int(_halo(self.reaches[index]) * self.reaches[index].scale)
+            def program(params, window, start, extent, masked, index=index, last=last,
+                        halo=halo):
+                def apply(x):
+                    return apply_stage(params, x, index)
+
+                out = masked_stage(apply)(window, start, extent) if masked else apply(window)
                 out = out[:, halo: out.shape[1] - halo]  # the chunk's own rows
                 return out if last is None else last(out)
 
-            self._programs.append(jax.jit(program))
+            self._programs.append(jax.jit(program, static_argnames="masked"))
 
     def plan(self, height: int, width: int) -> tuple[int, ...] | None:
         """``plan`` for this transform's stages."""
@@ -217,5 +232,7 @@ class StagedTransform:
 
     def stream(self, params: Any, source: Source, height: int, rows: Sequence[int]) -> Stream:
         """A ``Stream`` of the stages with ``params`` over ``height`` input rows."""
-        programs = [functools.partial(program, params) for program in self._programs]
+        programs = [(functools.partial(program, params, masked=True),
+                     functools.partial(program, params, masked=False))
+                     for program in self._programs]
         return Stream(programs, self.reaches, rows, source, height)

@@ -5,6 +5,11 @@ streamed through its stages in row stripes above that (``jaxlic.coding.stripes``
 that memory does not grow with the image height. Which way an image goes, and the
 stripe sizes, depend on the image size only; both ways give the same result up to float
 rounding.
+
+Inside these programs every 1x1 stride-1 convolution is evaluated as a matrix product
+over the channels (``pointwise_as_matmul``): the same parameters and result up to float
+rounding, in less time on this project's CPU (docs/performance.md). Training keeps the
+layers as they are.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Sequence
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax.linen.dtypes import promote_dtype
 
 from jaxlic.coding import stripes
 from jaxlic.models import ALIGNMENT, AsymmetricModel, ModelConfig
@@ -45,10 +52,27 @@ def _unit(pixels: np.ndarray) -> jax.Array:
     return jnp.asarray(pixels, jnp.float32) / 255.0
 
 
+def pointwise_as_matmul(next_fun: Callable, args: tuple, kwargs: dict, context: Any) -> Any:
+    """Flax method interceptor: a 1x1 stride-1 ``nn.Conv`` without padding becomes
+    ``x @ kernel + bias`` over the last axis; other calls run unchanged."""
+    conv = context.module
+    if (context.method_name != "__call__" or type(conv) is not nn.Conv or kwargs
+            or np.prod(conv.kernel_size) != 1 or np.prod(conv.strides or 1) != 1
+            or conv.padding not in ("SAME", "VALID", ((0, 0), (0, 0)))
+            or conv.feature_group_count != 1 or conv.mask is not None):
+        return next_fun(*args, **kwargs)
+    kernel = conv.get_variable("params", "kernel")[0, 0]  # [1, 1, C, F] -> [C, F]
+    bias = conv.get_variable("params", "bias") if conv.use_bias else None
+    x, kernel, bias = promote_dtype(args[0], kernel, bias, dtype=conv.dtype)
+    y = jnp.einsum("...c,cf->...f", x, kernel)
+    return y if bias is None else y + bias
+
+
 def _whole_program(model: AsymmetricModel, method: Callable,
                    finish: Callable[[jax.Array], jax.Array] | None) -> Callable:
     def program(params: Any, x: jax.Array) -> jax.Array:
-        out = model.apply({"params": params}, x, method=method)
+        with nn.intercept_methods(pointwise_as_matmul):
+            out = model.apply({"params": params}, x, method=method)
         return out if finish is None else finish(out)
 
     return jax.jit(program)
@@ -56,7 +80,8 @@ def _whole_program(model: AsymmetricModel, method: Callable,
 
 def _apply_stage(model: AsymmetricModel, name: str, params: Any, x: jax.Array,
                  index: int) -> jax.Array:
-    return model.apply({"params": params}, x, name, index, method=AsymmetricModel.stage)
+    with nn.intercept_methods(pointwise_as_matmul):
+        return model.apply({"params": params}, x, name, index, method=AsymmetricModel.stage)
 
 
 class Transforms:

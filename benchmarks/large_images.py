@@ -1,0 +1,128 @@
+"""Peak memory and per-stage time of compress and decompress against image size.
+
+    python benchmarks/large_images.py --config n128 --sizes 0.4,2,6,12,24 \\
+        --out results/large_images/n128.json
+
+Each size gets a 3:2 photo made by resizing a Kodak image (written under ``--scratch``,
+never into the repository), and each compress and each decompress runs in a fresh
+process that reports its own peak resident memory (``ru_maxrss``), its wall time and the
+codec's stage times. Both processes read and write files as the CLI does, ``--repeat``
+times; the times are the last run's (the first includes compilation), the peak covers
+all runs. The model is an untrained one of ``--config`` (every channel coded, the slow
+case), saved once so that all processes share it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+KODAK = ROOT.parent / "shared" / "data" / "kodak" / "kodim23.png"
+
+
+def _child(argv: list[str]) -> dict:
+    """Run one compress or decompress ``repeat`` times in this process (the first run
+    includes compilation); return the measurements."""
+    sys.path.insert(0, str(ROOT))
+    from jaxlic.cli.common import enable_compile_cache
+    from jaxlic.coding import Codec
+    from jaxlic.images import read_image, write_image
+
+    enable_compile_cache()
+    action, weights, source, target, repeat = argv
+    codec = Codec.load(weights)
+    walls = []
+    for _ in range(int(repeat)):
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        if action == "compress":
+            image = read_image(source, max_pixels=None)
+            timings["read"] = time.perf_counter() - start
+            data = codec.compress(image, timings)
+            pathlib.Path(target).write_bytes(data)
+        else:
+            data = pathlib.Path(source).read_bytes()
+            image = codec.decompress(data, timings, max_pixels=1 << 28)
+            write = time.perf_counter()
+            write_image(target, image)
+            timings["write"] = time.perf_counter() - write
+        walls.append(time.perf_counter() - start)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"action": action, "pixels": image.shape[0] * image.shape[1], "bytes": len(data),
+            "first_wall_s": walls[0], "wall_s": walls[-1], "peak_rss_gib": peak_kib / 2**20,
+            "stages_s": timings}
+
+
+def _image(megapixels: float, scratch: pathlib.Path) -> pathlib.Path:
+    """A 3:2 landscape PNG of about ``megapixels`` (Kodak resized with Lanczos)."""
+    from PIL import Image
+
+    width = int(round((megapixels * 1e6 * 1.5) ** 0.5 / 16)) * 16
+    height = int(round(width / 1.5 / 16)) * 16
+    path = scratch / f"photo_{width}x{height}.png"
+    if not path.exists():
+        with Image.open(KODAK) as img:
+            img.convert("RGB").resize((width, height), Image.LANCZOS).save(path)
+    return path
+
+
+def _run_child(action: str, weights: pathlib.Path, source: pathlib.Path,
+               target: pathlib.Path, repeat: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", action, str(weights),
+                          str(source), str(target), str(repeat)], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--config", default="n128", help="untrained model preset")
+    parser.add_argument("--sizes", default="0.4,2,6,12,24", help="megapixels, comma-separated")
+    parser.add_argument("--scratch", default="/tmp/jaxlic_large", help="images and files")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="runs per process; times are the last run's, the first "
+                             "includes compilation (first_wall_s)")
+    parser.add_argument("--out", help="write the rows as JSON here")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child)), flush=True)
+        return
+    sys.path.insert(0, str(ROOT))
+    from jaxlic import Codec, ModelConfig
+
+    scratch = pathlib.Path(args.scratch)
+    scratch.mkdir(parents=True, exist_ok=True)
+    weights = scratch / f"untrained_{args.config}.npz"
+    if not weights.exists():
+        Codec.random(ModelConfig.preset(args.config), seed=0).save(weights)
+    images = [_image(float(mp), scratch) for mp in args.sizes.split(",")]
+    rows = []
+    for source in images:
+        stream = source.with_suffix(".jlic")
+        decoded = source.with_name(source.stem + "_decoded.png")
+        for action, src, dst in (("compress", source, stream), ("decompress", stream, decoded)):
+            row = _run_child(action, weights, src, dst, args.repeat)
+            rows.append({"config": args.config, "image": source.name, **row})
+            print(json.dumps(rows[-1]), flush=True)
+    print(f"\n{'image':>22} {'MP':>6} {'action':>10} {'first s':>8} {'wall s':>8} "
+          f"{'us/pixel':>9} {'peak GiB':>9}  stages (s)")
+    for r in rows:
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages_s"].items())
+        print(f"{r['image']:>22} {r['pixels'] / 1e6:6.2f} {r['action']:>10} "
+              f"{r['first_wall_s']:8.2f} {r['wall_s']:8.2f} "
+              f"{1e6 * r['wall_s'] / r['pixels']:9.3f} {r['peak_rss_gib']:9.2f}  {stages}")
+    if args.out:
+        pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        pathlib.Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
