@@ -48,6 +48,9 @@ def get_config() -> ml_collections.ConfigDict:
 
     c.batch_size = 8  # global, over all devices of all hosts
     c.num_steps = 1_500_000
+    c.time_budget = 0.0  # seconds of training, from the end of the first step; 0 = none
+    c.max_skipped_steps = 0  # non-finite steps (each skipped) tolerated before the run stops
+    c.init_weights = ""  # weights file a new run starts from (fresh optimiser); "" = init
 
     c.data = ml_collections.ConfigDict()
     c.data.train_dir = str(DATA / "bsds500")
@@ -56,6 +59,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.data.max_downscale = 1.0  # down-scale images randomly by up to this factor; 1 = off
     c.data.num_workers = 4  # grain worker processes per host; 0 = in the main process
     c.data.worker_buffer_size = 2  # batches prefetched by each worker
+    # Decode every image once, hold them on the device as uint8 and sample the crops in
+    # the compiled step (for short accelerator leases; no grain workers, no down-scaling).
+    c.data.device_resident = False
 
     c.val = ml_collections.ConfigDict()
     c.val.dir = str(DATA / "kodak")

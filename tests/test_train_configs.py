@@ -1,4 +1,5 @@
-"""Training configurations: the paper's eleven settings, the CPU one, command-line overrides."""
+"""Training configurations: the paper's eleven settings, the CPU ones, the GPU lease,
+command-line overrides."""
 
 import pathlib
 
@@ -20,7 +21,9 @@ PAPER = {  # file -> (N, distortion, lambda), spec section 5.2
 
 
 def _load(name, *overrides):
-    argv = ["prog", f"--config={CONFIGS / name}.py", *overrides]
+    """``name`` is a file of configs/ without .py, optionally with ``:argument``."""
+    file, colon, argument = name.partition(":")
+    argv = ["prog", f"--config={CONFIGS / file}.py{colon}{argument}", *overrides]
     values = flags.FlagValues()
     config_flags.DEFINE_config_file("config", None, "", flag_values=values, lock_config=True,
                                     sys_argv=argv)  # as train/main.py does with sys.argv
@@ -40,7 +43,17 @@ def test_paper_settings(name):
 
 def test_every_config_file_is_covered():
     files = {p.stem for p in CONFIGS.glob("*.py")} - {"__init__", "default"}
-    assert files == set(PAPER) | {"tiny_cpu", "variable_rate_n64"}
+    assert files == set(PAPER) | {"tiny_cpu", "variable_rate_n64", "lease"}
+
+
+@pytest.mark.parametrize("name,base", [("lease", "variable_rate_n64"),
+                                       ("lease:tiny_cpu", "tiny_cpu")])
+def test_lease_setting_keeps_its_base_model_objective_and_optimiser(name, base):
+    c, b = _load(name), _load(base)
+    assert (c.model, c.optim, c.lmbda, c.level_lmbdas) == (b.model, b.optim, b.lmbda,
+                                                           b.level_lmbdas)
+    assert c.data.device_resident and c.time_budget > 0 and c.max_skipped_steps > 0
+    assert (c.data.train_dir, c.val.dir) == (".gpu/data", ".gpu/val")
 
 
 def test_variable_rate_setting():

@@ -5,6 +5,10 @@ Layout: ``<workdir>/checkpoints/<step>/{state,data,config}``. ``state`` holds th
 one grain iterator state per host; ``config`` is the run's ConfigDict as JSON. Saves are
 asynchronous and atomic (orbax writes to a temporary folder and renames it when done);
 only the last ``keep`` steps are kept.
+
+A run on device-resident data has no grain iterator: it saves the iterator position it
+was restored with unchanged (``HeldDataState``; ``null`` when it started without one),
+so that a grain run continuing from its checkpoint reads on where it stopped.
 """
 
 from __future__ import annotations
@@ -19,8 +23,32 @@ import grain
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
+from absl import logging
 
 from jaxlic.training import TrainState
+
+
+class HeldDataState:
+    """A grain iterator position held as raw JSON (``b"null"``: none) and saved unchanged.
+
+    Stands in for the grain iterator where a run has none; grain's checkpoint handler
+    saves and restores it through ``get_state``/``set_state`` (bytes) and
+    ``start_prefetch``."""
+
+    def __init__(self, state: bytes = b"null"):
+        self.state = state
+
+    def get_state(self) -> bytes:
+        return self.state
+
+    def set_state(self, state: bytes) -> None:
+        self.state = state
+
+    def start_prefetch(self) -> None:
+        """Nothing to prefetch."""
+
+
+DataState = grain.DatasetIterator | HeldDataState
 
 
 def checkpoint_dir(workdir: str | os.PathLike) -> pathlib.Path:
@@ -46,7 +74,7 @@ class Checkpointer:
     def all_steps(self) -> list[int]:
         return list(self.manager.all_steps())
 
-    def save(self, state: TrainState, rng: np.ndarray, data_iterator: grain.DatasetIterator,
+    def save(self, state: TrainState, rng: np.ndarray, data_iterator: DataState,
              config: ml_collections.ConfigDict) -> None:
         """Start an asynchronous save of the host copy of ``state`` at ``state.step``."""
         self.manager.save(int(state.step), args=ocp.args.Composite(
@@ -67,13 +95,24 @@ class Checkpointer:
             raise ValueError(f"checkpoint {self.directory / str(step)} holds a model with "
                              f"configuration {saved}, but the configuration asks for {wanted}")
 
-    def restore(self, step: int, template: TrainState, data_iterator: grain.DatasetIterator
+    def restore(self, step: int, template: TrainState, data_iterator: DataState
                 ) -> tuple[TrainState, np.ndarray]:
         """The state (structured like ``template``) and RNG key saved at ``step``;
-        ``data_iterator`` is moved to its saved position."""
+        ``data_iterator`` is moved to its saved position (a grain iterator stays at its
+        start if the checkpoint holds none)."""
+        held = HeldDataState()
         restored = self.manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(),
-            data=grain.checkpoint.CheckpointRestore(data_iterator)))
+            state=ocp.args.StandardRestore(), data=grain.checkpoint.CheckpointRestore(held)))
+        position = json.loads(held.state)
+        if isinstance(data_iterator, HeldDataState):
+            data_iterator.set_state(held.state)
+        elif position is None:
+            logging.warning("checkpoint %d holds no data-iterator position (saved by a run on "
+                            "device-resident data that started without one): the training "
+                            "data are read from their start", step)
+        else:
+            data_iterator.set_state(position)
+            data_iterator.start_prefetch()
         state = flax.serialization.from_state_dict(template, restored.state["train_state"])
         return state, restored.state["rng"]
 

@@ -1,10 +1,16 @@
-"""Images from a folder with grain: random training crops and aligned validation images.
+"""Training images from a folder: random crops from grain workers or from the device.
 
-Training: every image file (PNG, JPEG, WebP, ...) under a folder, recursively -> random
-crops ``[crop, crop, 3]`` uint8 with random flips and optional random down-scaling, shuffled
-anew each epoch, batched per host, decoded in worker processes. The order and the crops
-depend only on the seed (not on the number of workers), and each host reads its own
-shard of the files.
+With grain (the default): every image file (PNG, JPEG, WebP, ...) under a folder,
+recursively -> random crops ``[crop, crop, 3]`` uint8 with random flips and optional
+random down-scaling, shuffled anew each epoch, batched per host, decoded in worker
+processes. The order and the crops depend only on the seed (not on the number of
+workers), and each host reads its own shard of the files.
+
+Device-resident (``data.device_resident``, for short accelerator leases): every image is
+decoded once into an ``ImagePool`` held on the device as uint8, and ``sample_crops``
+draws crops inside the compiled step, each within its own image's true extent.
+
+Validation: ``aligned_images``.
 """
 
 from __future__ import annotations
@@ -15,7 +21,12 @@ import math
 import os
 import pathlib
 
+from typing import Any
+
+import flax.struct
 import grain
+import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import flags, logging
@@ -121,6 +132,66 @@ def train_dataset(data: ml_collections.ConfigDict, batch_size: int, seed: int,
         ds = ds.mp_prefetch(grain.MultiprocessingOptions(
             num_workers=data.num_workers, per_worker_buffer_size=data.worker_buffer_size))
     return ds
+
+
+@flax.struct.dataclass
+class ImagePool:
+    """Training images of any sizes packed into one uint8 buffer.
+
+    Image ``i`` (turned landscape) fills rows ``offsets[i]`` to ``offsets[i] + heights[i]``
+    and columns ``0`` to ``widths[i]`` of ``pixels [rows, max_width, 3]``; the columns to
+    its right are zero padding that ``sample_crops`` never reads.
+    """
+
+    pixels: Any  # [rows, max_width, 3] uint8
+    offsets: Any  # [M] int32, first row of each image
+    heights: Any  # [M] int32
+    widths: Any  # [M] int32
+
+
+def load_pool(data: ml_collections.ConfigDict) -> ImagePool:
+    """Every usable image under ``data.train_dir`` (both sides at least ``data.crop_size``),
+    decoded once and packed as an ``ImagePool`` of numpy arrays.
+
+    Portrait images are transposed to landscape, which keeps the padding small; with the
+    random flips this is a 90-degree rotation, a harmless augmentation for compression.
+    """
+    if data.max_downscale != 1.0:
+        raise ValueError("data.device_resident takes the images at their own scale: "
+                         f"set data.max_downscale to 1 (got {data.max_downscale})")
+    images = [read_image(p) for p in usable_images(list_images(data.train_dir), data.crop_size)]
+    images = [im.transpose(1, 0, 2) if im.shape[0] > im.shape[1] else im for im in images]
+    heights = np.array([im.shape[0] for im in images], np.int32)
+    widths = np.array([im.shape[1] for im in images], np.int32)
+    offsets = np.concatenate([[0], np.cumsum(heights)[:-1]]).astype(np.int32)
+    pixels = np.zeros((int(heights.sum()), int(widths.max()), 3), np.uint8)
+    for image, top in zip(images, offsets):
+        pixels[top:top + image.shape[0], :image.shape[1]] = image
+    return ImagePool(pixels, offsets, heights, widths)
+
+
+def sample_crops(pool: ImagePool, key: jax.Array, example_ids: jax.Array, crop: int,
+                 flip: bool) -> jax.Array:
+    """``[B, crop, crop, 3]`` uint8, one crop per entry of ``example_ids [B]``.
+
+    Example ``e`` draws, from ``fold_in(key, e)`` alone, an image uniformly, a position
+    uniformly among all ``crop x crop`` windows inside that image, and (with ``flip``)
+    horizontal and vertical flips with probability 1/2 each.
+    """
+
+    def one(example_id):
+        k_image, k_top, k_left, k_flip = jax.random.split(jax.random.fold_in(key, example_id), 4)
+        i = jax.random.randint(k_image, (), 0, pool.offsets.shape[0])
+        top = jax.random.randint(k_top, (), 0, pool.heights[i] - crop + 1)
+        left = jax.random.randint(k_left, (), 0, pool.widths[i] - crop + 1)
+        x = jax.lax.dynamic_slice(pool.pixels, (pool.offsets[i] + top, left, 0), (crop, crop, 3))
+        if flip:
+            flips = jax.random.bernoulli(k_flip, 0.5, (2,))
+            x = jnp.where(flips[0], x[:, ::-1], x)
+            x = jnp.where(flips[1], x[::-1], x)
+        return x
+
+    return jax.vmap(one)(example_ids)
 
 
 def aligned_images(folder: str | os.PathLike, max_images: int = 0) -> list[np.ndarray]:

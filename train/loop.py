@@ -1,10 +1,18 @@
 """``train_and_evaluate(config, workdir)``: the training loop.
 
-Per step: the host's next batch -> ``pmap``-ed step on all local devices (gradients and
-metrics averaged over every device of every host). Every ``log_every`` steps: metrics to
-TensorBoard and ``metrics.jsonl``, and a check that no step was non-finite. Every
-``val.every`` steps: estimated rate and distortion on ``val.dir``. Every
-``checkpoint_every`` steps and at the end: an asynchronous orbax checkpoint.
+Per step: the next batch -> ``pmap``-ed step on all local devices (gradients and metrics
+averaged over every device of every host). The batch comes from grain workers on the host,
+or, with ``data.device_resident``, is sampled inside the step from images held on the
+device. Every ``log_every`` steps: metrics to TensorBoard and ``metrics.jsonl``, with the
+number of skipped non-finite steps. Every ``val.every`` steps: estimated rate and
+distortion on ``val.dir``. Every ``checkpoint_every`` steps and when the run stops: an
+asynchronous orbax checkpoint of the full state.
+
+The run stops after ``num_steps``, after ``time_budget`` seconds of training (counted
+from the end of the first step, which compiles), or after more than
+``max_skipped_steps`` non-finite steps; it always stops with a checkpoint. A new run
+(no checkpoint in the workdir) starts from ``init_weights`` if given: its parameters, its
+step count (so the schedules continue) and a fresh optimiser.
 """
 
 from __future__ import annotations
@@ -26,9 +34,10 @@ import tqdm
 from absl import logging
 
 from jaxlic import AsymmetricModel, ModelConfig, init_params
+from jaxlic.coding import weights
 from jaxlic.training import LossConfig, TrainState, halving_schedule, make_optimizer
 from train import evaluate, input_pipeline, parallel
-from train.checkpoint import Checkpointer
+from train.checkpoint import Checkpointer, HeldDataState
 from train.metrics_writer import METRICS_FILE, MetricWriter
 
 
@@ -40,19 +49,33 @@ def check_finite(bad_step: int) -> None:
     """Raise ``NonFiniteError`` naming the step if ``bad_step`` (from the state) is set."""
     if bad_step >= 0:
         raise NonFiniteError(
-            f"loss or gradients were not finite at step {bad_step}; that step was skipped and "
-            "training stopped. Resume from the last checkpoint with a lower learning rate or "
+            f"loss or gradients were not finite at step {bad_step}; such steps were skipped, "
+            "and training stopped with a checkpoint after more than "
+            "--config.max_skipped_steps of them. Resume with a lower learning rate or "
             "gradient clipping (--config.optim.clip_norm).")
 
 
-def mean_metrics(pending: list[dict[str, jax.Array]]) -> dict[str, float]:
-    """Average per-step metrics (each replicated ``[D]``) over the steps; one host sync."""
+def with_schedule_step(opt_state: Any, step: int) -> Any:
+    """``opt_state`` with the step count of its learning-rate schedules set to ``step``
+    (Adam's own counts, which correct the moments' bias, are left alone)."""
+    return jax.tree_util.tree_map(
+        lambda s: s._replace(count=np.asarray(step, np.int32))
+        if isinstance(s, optax.ScaleByScheduleState) else s,
+        opt_state, is_leaf=lambda s: isinstance(s, optax.ScaleByScheduleState))
+
+
+def mean_metrics(pending: list[dict[str, jax.Array]]) -> tuple[dict[str, float], int]:
+    """Per-step metrics (each replicated ``[D]``) averaged over the steps whose update was
+    not skipped (over all if none was kept), and the number of skipped steps; one host sync."""
     steps = jax.device_get(pending)
-    return {k: float(np.mean([m[k][0] for m in steps])) for k in steps[0]}
+    kept = [m for m in steps if not m["skipped"][0]]
+    summary = {k: float(np.mean([m[k][0] for m in kept or steps])) for k in steps[0]}
+    del summary["skipped"]
+    return summary, len(steps) - len(kept)
 
 
-def _should(done: int, every: int, last: int) -> bool:
-    return bool(every) and (done % every == 0 or done == last)
+def _should(done: int, every: int) -> bool:
+    return bool(every) and done % every == 0
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
@@ -61,8 +84,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
     With ``resume`` the run continues exactly from the last checkpoint in ``workdir``
     (or starts if there is none); without it, a workdir with checkpoints is an error, and
-    so is a checkpoint of another model configuration. The returned state is a host
-    copy (numpy leaves).
+    so is a checkpoint or ``init_weights`` file of another model configuration. The
+    returned state is a host copy (numpy leaves).
     """
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +100,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             checkpointer.check_model(latest, config.model.to_dict())
         if jax.process_index() == 0:
             (workdir / "config.json").write_text(config.to_json(indent=2))
-        return _Run(config, workdir, checkpointer).train(latest)
+        run = _Run(config, workdir, checkpointer)
+        if latest is not None:
+            run.restore(latest)
+        elif config.init_weights:
+            run.start_from_weights(config.init_weights)
+        return run.train()
     finally:
         checkpointer.close()
 
@@ -96,16 +124,18 @@ class _Program:
 
 @functools.lru_cache(maxsize=4)
 def _program(model_config: ModelConfig, compute_dtype: str, optim: tuple[tuple[str, Any], ...],
-             loss: LossConfig) -> _Program:
+             loss: LossConfig, pool_sampling: tuple[int, int, bool] | None = None) -> _Program:
     """Built once per configuration and process, so that several runs in one process
-    (resumption, sweeps, tests) trace and compile each function once."""
+    (resumption, sweeps, tests) trace and compile each function once.
+    ``pool_sampling`` is ``(device_batch, crop, flip)`` for device-resident data."""
     o = dict(optim)
     model = AsymmetricModel(model_config, dtype=jnp.dtype(compute_dtype))
     schedule = halving_schedule(o["lr"], o["first_halving"], o["halving_every"], o["warmup"])
     tx = make_optimizer(schedule, o["aux_multiplier"], o["clip_norm"])
+    step = (parallel.make_pool_step(model, tx, loss, *pool_sampling) if pool_sampling
+            else parallel.make_parallel_step(model, tx, loss))
     # One program for the optimiser's zero states instead of one per parameter shape.
-    return _Program(model, schedule, tx, jax.jit(lambda p: TrainState.create(p, tx)),
-                    parallel.make_parallel_step(model, tx, loss),
+    return _Program(model, schedule, tx, jax.jit(lambda p: TrainState.create(p, tx)), step,
                     evaluate.make_estimator(model, loss))
 
 
@@ -123,64 +153,108 @@ class _Run:
         self.config, self.checkpointer, self.workdir = config, checkpointer, workdir
         self.is_main = jax.process_index() == 0
         self.cpu_hours_before = 0.0  # of earlier processes of this run (on resume)
-        model_config = ModelConfig.from_dict(config.model.to_dict())
-        self.program = _program(model_config, config.compute_dtype,
-                                tuple(sorted(config.optim.items())),
-                                loss_config(config))
+        self.skipped = 0  # non-finite steps of this process
+        self.model_config = ModelConfig.from_dict(config.model.to_dict())
+        host_batch, num_devices = (parallel.host_batch_size(config.batch_size),
+                                   jax.local_device_count())
+        resident = config.data.device_resident
+        self.program = _program(self.model_config, config.compute_dtype,
+                                tuple(sorted(config.optim.items())), loss_config(config),
+                                (host_batch // num_devices, config.data.crop_size,
+                                 config.data.random_flip) if resident else None)
         init_rng, self.rng = jax.random.split(jax.random.PRNGKey(config.seed))
         self.state = jax.device_get(
-            self.program.create_state(init_params(model_config, init_rng)))
-        self.data = iter(input_pipeline.train_dataset(
-            config.data, parallel.host_batch_size(config.batch_size), config.seed,
-            jax.process_index(), jax.process_count()))
+            self.program.create_state(init_params(self.model_config, init_rng)))
+        if resident:
+            self.data = HeldDataState()
+            pool = parallel.replicate(input_pipeline.load_pool(config.data))
+            self.next_input = lambda: pool
+        else:
+            self.data = iter(input_pipeline.train_dataset(
+                config.data, host_batch, config.seed, jax.process_index(),
+                jax.process_count()))
+            self.next_input = lambda: parallel.split_batch(next(self.data), num_devices)
         self.writer = MetricWriter(workdir, enabled=self.is_main)
         self.validation = (_Validation(config.val, self.program.estimate,
-                                       model_config.rate_levels)
+                                       self.model_config.rate_levels)
                            if self.is_main and config.val.every else None)
 
-    def train(self, resume_step: int | None) -> TrainState:
-        """Restore ``resume_step`` if given, then run the steps left; return the host state."""
+    def restore(self, step: int) -> None:
+        """Continue from checkpoint ``step``: parameters, optimiser state, step, RNG, data."""
+        self.state, self.rng = self.checkpointer.restore(step, self.state, self.data)
+        logging.info("resumed from step %d of %s", step, self.checkpointer.directory)
+        self.cpu_hours_before = logged_cpu_hours(self.workdir / METRICS_FILE, step)
+
+    def start_from_weights(self, path: str | os.PathLike) -> None:
+        """Start from a weights file: its float32 parameters and step, a fresh optimiser
+        whose learning-rate schedules continue from that step."""
+        model, params, _, meta = weights.load(path)
+        if model != self.model_config:
+            raise ValueError(f"weights file {path} holds a model with configuration "
+                             f"{model.to_dict()}, but the configuration asks for "
+                             f"{self.model_config.to_dict()}")
+        training = meta.get("training", {})
+        step = int(training.get("step", 0))
+        state = jax.device_get(self.program.create_state(params))
+        self.state = state.replace(step=np.asarray(step, np.int32),
+                                   opt_state=with_schedule_step(state.opt_state, step))
+        self.cpu_hours_before = float(training.get("cpu_hours", 0.0))
+        logging.info("starting from %s at step %d with a fresh optimiser", path, step)
+
+    def train(self) -> TrainState:
+        """Run until a stop condition (see the module), checkpoint, return the host state.
+
+        Raises ``NonFiniteError`` (after the checkpoint) if more than
+        ``max_skipped_steps`` steps were non-finite."""
         config = self.config
-        if resume_step is not None:
-            self.state, self.rng = self.checkpointer.restore(resume_step, self.state, self.data)
-            logging.info("resumed from step %d of %s", resume_step, self.checkpointer.directory)
-            self.cpu_hours_before = logged_cpu_hours(self.workdir / METRICS_FILE, resume_step)
         step_fn = self.program.step
-        start, num_devices = int(self.state.step), jax.local_device_count()
+        start = int(self.state.step)
         p_state = parallel.replicate(self.state)
         bar = tqdm.tqdm(total=config.num_steps, initial=start, unit="step", dynamic_ncols=True,
                         disable=not (self.is_main and config.progress_bar))
-        pending, tic = [], time.perf_counter()
+        pending, tic, deadline = [], time.perf_counter(), None
         try:
             for step in range(start, config.num_steps):
-                images = parallel.split_batch(next(self.data), num_devices)
-                p_state, metrics = step_fn(p_state, images, self.rng)
+                p_state, metrics = step_fn(p_state, self.next_input(), self.rng)
                 pending.append(metrics)
                 bar.update()
                 done = step + 1
-                if _should(done, config.log_every, config.num_steps):
-                    self._log(done, pending, int(p_state.bad_step[0]), time.perf_counter() - tic,
-                              bar)
+                if deadline is None and config.time_budget:
+                    jax.block_until_ready(metrics)  # the clock starts once compiled
+                    deadline = time.perf_counter() + config.time_budget
+                stop = done == config.num_steps or (deadline is not None
+                                                    and time.perf_counter() >= deadline)
+                if stop or _should(done, config.log_every):
+                    self._log(done, pending, time.perf_counter() - tic, bar)
                     pending = []
-                if self.validation and _should(done, config.val.every, config.num_steps):
+                    stop = stop or self.skipped > config.max_skipped_steps
+                if self.validation and (stop or _should(done, config.val.every)):
                     self.writer.write(done, "val", self.validation(p_state.params))
-                if _should(done, config.checkpoint_every, config.num_steps):
-                    host_state = parallel.unreplicate(p_state)
-                    check_finite(int(host_state.bad_step))
-                    self.checkpointer.save(host_state, self.rng, self.data, config)
+                if stop or _should(done, config.checkpoint_every):
+                    self.checkpointer.save(parallel.unreplicate(p_state), self.rng, self.data,
+                                           config)
+                if stop:
+                    break
                 if not pending:
                     tic = time.perf_counter()
         finally:
             bar.close()
             self.writer.close()
-            self.data.close()
-        return parallel.unreplicate(p_state)
+            if not isinstance(self.data, HeldDataState):
+                self.data.close()
+        state = parallel.unreplicate(p_state)
+        if self.skipped > config.max_skipped_steps:
+            check_finite(int(state.bad_step))
+        return state
 
-    def _log(self, step: int, pending: list[dict[str, jax.Array]], bad_step: int,
-             seconds: float, bar: tqdm.tqdm) -> None:
-        """Stop on a non-finite step; write the mean training metrics and throughput."""
-        check_finite(bad_step)
-        summary = mean_metrics(pending)
+    def _log(self, step: int, pending: list[dict[str, jax.Array]], seconds: float,
+             bar: tqdm.tqdm) -> None:
+        """Write the mean training metrics, throughput and skipped non-finite steps."""
+        summary, skipped = mean_metrics(pending)
+        if skipped:
+            logging.warning("%d non-finite steps up to step %d were skipped", skipped, step)
+        self.skipped += skipped
+        summary["skipped_steps"] = skipped
         summary["lr"] = float(self.program.schedule(step - 1))
         summary["steps_per_sec"] = len(pending) / seconds
         summary["images_per_sec"] = summary["steps_per_sec"] * self.config.batch_size
