@@ -34,6 +34,7 @@ import tqdm
 from absl import logging
 
 from jaxlic import AsymmetricModel, ModelConfig, init_params
+from jaxlic.models.asymmetric import param_shapes
 from jaxlic.coding import weights
 from jaxlic.training import LossConfig, TrainState, halving_schedule, make_optimizer
 from train import evaluate, input_pipeline, parallel
@@ -105,6 +106,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             run.restore(latest)
         elif config.init_weights:
             run.start_from_weights(config.init_weights)
+        else:
+            run.start_fresh()
         return run.train()
     finally:
         checkpointer.close()
@@ -162,9 +165,8 @@ class _Run:
                                 tuple(sorted(config.optim.items())), loss_config(config),
                                 (host_batch // num_devices, config.data.crop_size,
                                  config.data.random_flip) if resident else None)
-        init_rng, self.rng = jax.random.split(jax.random.PRNGKey(config.seed))
-        self.state = jax.device_get(
-            self.program.create_state(init_params(self.model_config, init_rng)))
+        self.init_rng, self.rng = jax.random.split(jax.random.PRNGKey(config.seed))
+        self.state: TrainState | None = None  # set by one of the three starts below
         if resident:
             self.data = HeldDataState()
             pool = parallel.replicate(input_pipeline.load_pool(config.data))
@@ -179,9 +181,15 @@ class _Run:
                                        self.model_config.rate_levels)
                            if self.is_main and config.val.every else None)
 
+    def start_fresh(self) -> None:
+        """Start from initialised parameters at step 0."""
+        self.state = jax.device_get(
+            self.program.create_state(init_params(self.model_config, self.init_rng)))
+
     def restore(self, step: int) -> None:
         """Continue from checkpoint ``step``: parameters, optimiser state, step, RNG, data."""
-        self.state, self.rng = self.checkpointer.restore(step, self.state, self.data)
+        template = jax.eval_shape(self.program.create_state, param_shapes(self.model_config))
+        self.state, self.rng = self.checkpointer.restore(step, template, self.data)
         logging.info("resumed from step %d of %s", step, self.checkpointer.directory)
         self.cpu_hours_before = logged_cpu_hours(self.workdir / METRICS_FILE, step)
 
