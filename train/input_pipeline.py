@@ -35,7 +35,7 @@ from PIL import Image
 from jaxlic.images import list_images, read_image
 from jaxlic.models import ALIGNMENT
 
-_HEADER_READERS = 16  # threads reading image headers while the folder is scanned
+_HEADER_READERS = 16  # threads reading image headers or decoding images
 
 
 def _image_size(path: pathlib.Path) -> tuple[int, int] | None:
@@ -159,7 +159,9 @@ def load_pool(data: ml_collections.ConfigDict) -> ImagePool:
     if data.max_downscale != 1.0:
         raise ValueError("data.device_resident takes the images at their own scale: "
                          f"set data.max_downscale to 1 (got {data.max_downscale})")
-    images = [read_image(p) for p in usable_images(list_images(data.train_dir), data.crop_size)]
+    paths = usable_images(list_images(data.train_dir), data.crop_size)
+    with concurrent.futures.ThreadPoolExecutor(_HEADER_READERS) as pool:
+        images = list(pool.map(read_image, paths))
     images = [im.transpose(1, 0, 2) if im.shape[0] > im.shape[1] else im for im in images]
     heights = np.array([im.shape[0] for im in images], np.int32)
     widths = np.array([im.shape[1] for im in images], np.int32)
