@@ -220,16 +220,19 @@ class _Run:
         p_state = parallel.replicate(self.state)
         bar = tqdm.tqdm(total=config.num_steps, initial=start, unit="step", dynamic_ncols=True,
                         disable=not (self.is_main and config.progress_bar))
-        pending, tic, deadline = [], time.perf_counter(), None
+        pending, tic, deadline, previous = [], time.perf_counter(), None, None
         try:
             for step in range(start, config.num_steps):
                 p_state, metrics = step_fn(p_state, self.next_input(), self.rng)
                 pending.append(metrics)
                 bar.update()
                 done = step + 1
-                if deadline is None and config.time_budget:
-                    jax.block_until_ready(metrics)  # the clock starts once compiled
-                    deadline = time.perf_counter() + config.time_budget
+                if config.time_budget:
+                    # The clock starts once the first step has compiled and run; then at
+                    # most one step runs ahead of it, so that it counts executed steps.
+                    jax.block_until_ready(previous if deadline else metrics)
+                    deadline = deadline or time.perf_counter() + config.time_budget
+                    previous = metrics
                 stop = done == config.num_steps or (deadline is not None
                                                     and time.perf_counter() >= deadline)
                 if stop or _should(done, config.log_every):

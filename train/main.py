@@ -3,7 +3,9 @@
     python -m train.main --config=configs/n128_mse_0032.py --workdir=runs/n128_0032
 
 Kept thin: flags, optional multi-host set-up, then ``loop.train_and_evaluate``. Override
-any config field with ``--config.<field>=<value>``; ``--resume`` continues a run.
+any config field with ``--config.<field>=<value>``; ``--resume`` continues a run. A short
+GPU lease is this program with ``--config=configs/lease.py`` (device-resident data, a
+wall-clock budget; train/gpu_run.sh, docs/gpu_training.md).
 On several hosts, run the same command on each with ``--coordinator_address``,
 ``--num_processes`` and ``--process_id`` (or the environment variables
 ``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES``, ``JAX_PROCESS_ID``), or with
