@@ -87,6 +87,8 @@ def bench_compressai(args: argparse.Namespace) -> dict:
     from PIL import Image
 
     torch.manual_seed(0)
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     # Qualities 1-3 are CompressAI's N=128 variants (4-6 use N=192).
     model = cheng2020_attn(quality=3, pretrained=False).eval()
     model.update(force=True)
@@ -146,6 +148,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="also time CompressAI's cheng2020-attn (needs torch + compressai)")
     parser.add_argument("--torch-python", default=sys.executable,
                         help="Python with torch and compressai installed")
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="PyTorch threads for CompressAI (default: its own choice; on the "
+                             "2-core machine 1 is much faster: its serial context loop "
+                             "suffers from OpenMP)")
     parser.add_argument("--kodak", default=str(KODAK), help="folder of the Kodak images")
     parser.add_argument("--images", default="kodim23", help="Kodak image names, comma-separated")
     parser.add_argument("--weights", help="weights file (default: untrained --config model)")
@@ -161,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         out = subprocess.run([args.torch_python, os.path.abspath(__file__),
                               "--framework=compressai", f"--kodak={args.kodak}",
                               f"--images={args.images}",
+                              f"--torch-threads={args.torch_threads}",
                               f"--repeat={args.repeat}"],
                              check=True, capture_output=True, text=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))

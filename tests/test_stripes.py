@@ -95,25 +95,28 @@ def test_every_declared_radius_is_needed(tiny_config, perturbed):
         x = whole[None]
 
 
+def _check_rows(reaches, rows, width):
+    """Every stage's halo is at most HALO_SHARE of its window, and a stage gets more rows
+    than that bound asks for only within the position budget (up to rounding)."""
+    scale = 1
+    for reach, count in zip(reaches, rows):
+        scale *= reach.scale
+        halo, step = 2 * stripes._halo(reach), max(int(reach.scale), 1)
+        assert halo <= stripes.HALO_SHARE * (count / reach.scale + halo)
+        if halo <= stripes.HALO_SHARE * ((count - step) / reach.scale + halo):
+            assert (count - step) * width * scale < stripes.STAGE_POSITIONS
+
+
 def test_plan_depends_on_size_only_and_bounds_stripes(tiny_config):
     reaches = stage_reaches(tiny_config, "analysis")
     assert stripes.plan(reaches, 512, 768) is None  # Kodak: the whole image at once
     for height, width in ((4032, 6016), (8192, 1024), (1024, 65472)):
         rows = stripes.plan(reaches, height, width)
         assert rows == stripes.plan(reaches, height, width)
-        scale = 1
-        for reach, count in zip(reaches, rows):
-            scale *= reach.scale
-            if width <= 8192:  # wider images get fewer rows, down to the halo bound
-                assert count * width * scale <= stripes.STAGE_POSITIONS
-            halo = 2 * stripes._halo(reach)
-            assert halo <= stripes.HALO_SHARE * (count / reach.scale + halo)
+        _check_rows(reaches, rows, width)
     synthesis = stage_reaches(tiny_config, "synthesis")
     assert stripes.plan(synthesis, 32, 48) is None
-    rows, scale = stripes.plan(synthesis, 252, 376), 1
-    for reach, count in zip(synthesis, rows):
-        scale *= reach.scale
-        assert (count - reach.scale) * 376 * scale < stripes.STAGE_POSITIONS  # up to rounding
+    _check_rows(synthesis, stripes.plan(synthesis, 252, 376), 376)
 
 
 def test_codec_streams_large_images_like_small_ones(tiny_config, perturbed, monkeypatch):
