@@ -149,9 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--torch-python", default=sys.executable,
                         help="Python with torch and compressai installed")
     parser.add_argument("--torch-threads", type=int, default=0,
-                        help="PyTorch threads for CompressAI (default: its own choice; on the "
-                             "2-core machine 1 is much faster: its serial context loop "
-                             "suffers from OpenMP)")
+                        help="PyTorch threads for CompressAI (default: its own choice, "
+                             "all cores; its serial context loop stalls with 2 threads when "
+                             "other jobs share the cores)")
     parser.add_argument("--kodak", default=str(KODAK), help="folder of the Kodak images")
     parser.add_argument("--images", default="kodim23", help="Kodak image names, comma-separated")
     parser.add_argument("--weights", help="weights file (default: untrained --config model)")
