@@ -79,6 +79,13 @@ def add_weights_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="name of a shipped model (see jaxlic.zoo)")
 
 
+def model_label(args: argparse.Namespace) -> str | None:
+    """What ``load_codec`` loads: the weights file, the named or the default model."""
+    from jaxlic import zoo
+
+    return args.weights or args.model or zoo.default_name()
+
+
 def load_codec(args: argparse.Namespace):
     """The codec named by ``--weights`` or ``--model``, else the shipped default.
     ``UserError`` if there is none or the file cannot be used."""

@@ -13,6 +13,7 @@ from jaxlic.cli.common import (
     enable_compile_cache,
     existing_file,
     load_codec,
+    model_label,
     notes,
     output_path,
     print_timings,
@@ -72,7 +73,7 @@ def _compress(args: argparse.Namespace) -> int:
     quality = bitstream.unpack(data)[0].quality
     at = f", quality {quality / QUALITY_SCALE:g}" if quality else ""
     print(f"compressed {source} ({w}x{h}) to {output}: {len(data)} bytes, "
-          f"{8 * len(data) / (h * w):.4f} bpp{at}, {seconds:.2f} s")
+          f"{8 * len(data) / (h * w):.4f} bpp{at}, {seconds:.2f} s, model {model_label(args)}")
     if args.verbose:
         print_timings(timings)
     return 0

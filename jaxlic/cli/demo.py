@@ -12,6 +12,7 @@ from jaxlic.cli.common import (
     add_weights_argument,
     enable_compile_cache,
     load_codec,
+    model_label,
     output_path,
     writable_image_suffix,
 )
@@ -28,8 +29,9 @@ def add_parser(subparsers) -> None:
 def _demo(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from jaxlic import ModelConfig, zoo
+    from jaxlic import ModelConfig
     from jaxlic.coding import Codec
+    from jaxlic.coding.codec import DEFAULT_QUALITY
     from jaxlic.images import read_image, write_image
 
     with resources.as_file(resources.files("jaxlic.data").joinpath("sample.png")) as path:
@@ -38,9 +40,9 @@ def _demo(args: argparse.Namespace) -> int:
             output_path(pathlib.Path(args.output), path)
         image = read_image(path)
     enable_compile_cache()
-    if args.weights or args.model or zoo.default_name():
+    label = model_label(args)
+    if label:
         codec = load_codec(args)
-        label = args.weights or args.model or zoo.default_name()
     else:
         print("NOTE: this jaxlic build ships no trained weights yet. Running the real "
               "bitstream path with an UNTRAINED, randomly initialised N=128 model; its "
@@ -56,7 +58,9 @@ def _demo(args: argparse.Namespace) -> int:
     h, w = image.shape[:2]
     mse = np.mean((image.astype(np.float64) - recon.astype(np.float64)) ** 2)
     psnr = 10 * np.log10(255.0**2 / mse) if mse > 0 else float("inf")
-    print(f"model: {label} (id {codec.model_id.hex()})")
+    rate = (f", quality {DEFAULT_QUALITY:g} of 1-{codec.config.rate_levels}"
+            if codec.config.rate_levels else "")
+    print(f"model: {label} (id {codec.model_id.hex()}{rate})")
     print(f"sample {w}x{h}: {len(data)} bytes = {8 * len(data) / (h * w):.4f} bpp, "
           f"PSNR {psnr:.2f} dB, encode {encode:.2f} s, decode {decode:.2f} s "
           "(first call includes compilation)")
