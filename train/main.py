@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging as std_logging
 import os
+import signal
+import sys
 
 import jax
 from absl import app, flags, logging
@@ -54,9 +56,16 @@ def quiet_checkpoint_logs() -> None:
             lambda record: record.levelno >= std_logging.WARNING or "orbax" not in record.pathname)
 
 
+def exit_on_sigterm() -> None:
+    """Let ``kill PID`` end the run like Ctrl-C: the loop's ``finally`` blocks run and
+    the data-loading worker processes are shut down instead of being left orphaned."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    exit_on_sigterm()
     quiet_checkpoint_logs()
     if FLAGS.distributed or FLAGS.coordinator_address:
         init_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
