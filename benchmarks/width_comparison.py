@@ -22,16 +22,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the trai
 
 from jaxlic import AsymmetricModel, ModelConfig
 from jaxlic.eval.bdrate import bd_psnr, bd_rate
-from jaxlic.images import list_images, read_image
-from jaxlic.training import LossConfig
 from train.checkpoint import Checkpointer
 from train.evaluate import make_estimator, validate
-from train.loop import METRICS_FILE, logged_cpu_hours
-
-
-def _crop64(image):
-    h, w = (s - s % 64 for s in image.shape[:2])
-    return image[:h, :w]
+from train.input_pipeline import aligned_images
+from train.loop import METRICS_FILE, logged_cpu_hours, loss_config
 
 
 def estimate_run(workdir: pathlib.Path, step: int, images: list) -> dict:
@@ -39,8 +33,7 @@ def estimate_run(workdir: pathlib.Path, step: int, images: list) -> dict:
     checkpointer = Checkpointer(workdir, read_only=True)
     config = checkpointer.saved_config(step)
     model_config = ModelConfig.from_dict(config.model.to_dict())
-    estimate = make_estimator(AsymmetricModel(model_config), LossConfig(
-        lmbda=0.0, distortion=config.distortion, level_lmbdas=tuple(config.level_lmbdas)))
+    estimate = make_estimator(AsymmetricModel(model_config), loss_config(config))
     start = time.perf_counter()
     metrics = validate(estimate, checkpointer.params(step), images,
                        range(model_config.rate_levels))
@@ -57,7 +50,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=4, help="first N Kodak images")
     parser.add_argument("--run", action="append", required=True, help="LABEL=WORKDIR:STEP")
     args = parser.parse_args()
-    images = [_crop64(read_image(p)) for p in list_images(args.kodak)[:args.images]]
+    images = aligned_images(args.kodak, args.images)
     results = {}
     for spec in args.run:
         label, rest = spec.split("=", 1)

@@ -7,15 +7,11 @@ import numpy as np
 import pytest
 
 from jaxlic import zoo
+from jaxlic.eval.distortion import psnr_rgb
 from jaxlic.images import read_image
 
 WEIGHTS = resources.files("jaxlic.zoo").joinpath("weights")
 CARDS = resources.files("jaxlic.zoo").joinpath("cards")
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / mse))
 
 
 def test_index_entries_point_at_files_and_cards():
@@ -45,7 +41,7 @@ def test_default_model_is_trained_and_spans_its_qualities(default_codec):
         image = read_image(path)[:128, :192]
     small, best = (default_codec.compress(image, quality=q) for q in (1, 8))
     assert len(small) < len(best)
-    psnr_small, psnr_best = (_psnr(image, default_codec.decompress(f)) for f in (small, best))
+    psnr_small, psnr_best = (psnr_rgb(image, default_codec.decompress(f)) for f in (small, best))
     # An untrained model gives about 5 dB; the shipped one is well above at both ends.
     assert 20.0 < psnr_small < psnr_best
     assert psnr_best > 24.0

@@ -27,11 +27,10 @@ def add_parser(subparsers) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from jaxlic import ModelConfig
     from jaxlic.coding import Codec
     from jaxlic.coding.codec import DEFAULT_QUALITY
+    from jaxlic.eval.distortion import psnr_rgb
     from jaxlic.images import read_image, write_image
 
     with resources.as_file(resources.files("jaxlic.data").joinpath("sample.png")) as path:
@@ -56,8 +55,7 @@ def _demo(args: argparse.Namespace) -> int:
     recon = codec.decompress(data)
     decode = time.perf_counter() - start
     h, w = image.shape[:2]
-    mse = np.mean((image.astype(np.float64) - recon.astype(np.float64)) ** 2)
-    psnr = 10 * np.log10(255.0**2 / mse) if mse > 0 else float("inf")
+    psnr = psnr_rgb(image, recon)
     rate = (f", quality {DEFAULT_QUALITY:g} of 1-{codec.config.rate_levels}"
             if codec.config.rate_levels else "")
     print(f"model: {label} (id {codec.model_id.hex()}{rate})")
