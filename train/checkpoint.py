@@ -74,6 +74,15 @@ class Checkpointer:
     def all_steps(self) -> list[int]:
         return list(self.manager.all_steps())
 
+    def saved_step(self, step: int | None = None) -> int:
+        """``step`` (default: the last saved one); ``FileNotFoundError`` if it is not saved."""
+        steps = self.all_steps()
+        step = max(steps, default=None) if step is None else step
+        if step not in steps:
+            raise FileNotFoundError(f"no checkpoint {'' if step is None else step} in "
+                                    f"{self.directory} (saved steps: {steps})")
+        return step
+
     def save(self, state: TrainState, rng: np.ndarray, data_iterator: DataState,
              config: ml_collections.ConfigDict) -> None:
         """Start an asynchronous save of the host copy of ``state`` at ``state.step``."""

@@ -47,11 +47,7 @@ def export(workdir: str | os.PathLike, out: str | os.PathLike, step: int | None 
     """
     checkpointer = Checkpointer(workdir, read_only=True)
     try:
-        steps = checkpointer.all_steps()
-        step = max(steps, default=None) if step is None else step
-        if step not in steps:
-            raise FileNotFoundError(f"no checkpoint {'' if step is None else step} in "
-                                    f"{checkpointer.directory} (saved steps: {steps})")
+        step = checkpointer.saved_step(step)
         if expected_model is not None:
             checkpointer.check_model(step, expected_model)
         config = checkpointer.saved_config(step)

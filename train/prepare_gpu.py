@@ -48,12 +48,9 @@ def copy_checkpoint(run: str | os.PathLike, into: str | os.PathLike,
     cumulative CPU hours); return the step."""
     checkpointer = Checkpointer(run, read_only=True)
     try:
-        steps = checkpointer.all_steps()
+        step = checkpointer.saved_step(step)
     finally:
         checkpointer.close()
-    step = max(steps, default=None) if step is None else step
-    if step not in steps:
-        raise FileNotFoundError(f"no checkpoint {step} in {checkpoint_dir(run)} (saved: {steps})")
     into = pathlib.Path(into)
     shutil.copytree(checkpoint_dir(run) / str(step), checkpoint_dir(into) / str(step))
     metrics = pathlib.Path(run) / METRICS_FILE
