@@ -5,8 +5,8 @@
 
 Each size gets a 3:2 photo made by resizing a Kodak image (written under ``--scratch``,
 never into the repository), and each compress and each decompress runs in a fresh
-process that reports its own peak resident memory (``ru_maxrss``), its wall time and the
-codec's stage times. Both processes read and write files as the CLI does, ``--repeat``
+process that reports its own peak resident memory (the high-water mark ``VmHWM``, per
+codec stage and overall), its wall time and the codec's stage times. Both processes read and write files as the CLI does, ``--repeat``
 times; the times are the last run's (the first includes compilation), the peak covers
 all runs. Besides wall time, each run's CPU seconds (all threads) are recorded: on a
 machine shared with other jobs they measure the work better than the wall clock. The model is an untrained one of ``--config`` (every channel coded, the slow
@@ -34,6 +34,37 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class StagePeaks:
+    """Peak resident memory of each codec stage, as a ``progress(stage, fraction)``
+    callback: when a stage reports that it is done, the process's high-water mark
+    (``VmHWM``) is that stage's peak (with whatever ran since the previous stage ended),
+    and it is reset for the next (``/proc/self/clear_refs``, Linux)."""
+
+    def __init__(self) -> None:
+        self.gib: dict[str, float] = {}
+        self._reset()
+
+    @staticmethod
+    def _high_water_gib() -> float:
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("VmHWM:"))
+        return int(line.split()[1]) / 2**20
+
+    @staticmethod
+    def _reset() -> None:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if fraction >= 1.0:
+            self.gib[stage] = max(self.gib.get(stage, 0.0), self._high_water_gib())
+            self._reset()
+
+    def rest(self, name: str) -> None:
+        """Record what ran after the last stage (file writing) as ``name``."""
+        self(name, 1.0)
+
+
 def _child(argv: list[str]) -> dict:
     """Run one compress or decompress ``repeat`` times in this process (the first run
     includes compilation); return the measurements."""
@@ -46,6 +77,7 @@ def _child(argv: list[str]) -> dict:
     action, weights, source, target, repeat = argv
     codec = Codec.load(weights)
     walls = []
+    peaks = StagePeaks()
     for _ in range(int(repeat)):
         timings: dict[str, float] = {}
         cpu = _cpu_seconds()
@@ -53,20 +85,21 @@ def _child(argv: list[str]) -> dict:
         if action == "compress":
             image = read_image(source, max_pixels=None)
             timings["read"] = time.perf_counter() - start
-            data = codec.compress(image, timings)
+            data = codec.compress(image, timings, progress=peaks)
             pathlib.Path(target).write_bytes(data)
         else:
             data = pathlib.Path(source).read_bytes()
-            image = codec.decompress(data, timings, max_pixels=1 << 28)
+            image = codec.decompress(data, timings, max_pixels=1 << 28, progress=peaks)
             write = time.perf_counter()
             write_image(target, image)
             timings["write"] = time.perf_counter() - write
+        peaks.rest("write")
         walls.append(time.perf_counter() - start)
         cpu = _cpu_seconds() - cpu
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"action": action, "pixels": image.shape[0] * image.shape[1], "bytes": len(data),
             "first_wall_s": walls[0], "wall_s": walls[-1], "cpu_s": cpu,
-            "peak_rss_gib": peak_kib / 2**20, "stages_s": timings}
+            "peak_rss_gib": max(peaks.gib.values()), "stage_peak_gib": peaks.gib,
+            "stages_s": timings}
 
 
 def _image(megapixels: float, scratch: pathlib.Path) -> pathlib.Path:
@@ -122,9 +155,10 @@ def main() -> None:
             rows.append({"config": args.config, "image": source.name, **row})
             print(json.dumps(rows[-1]), flush=True)
     print(f"\n{'image':>22} {'MP':>6} {'action':>10} {'first s':>8} {'wall s':>8} "
-          f"{'us/pixel':>9} {'CPU us/px':>9} {'peak GiB':>9}  stages (s)")
+          f"{'us/pixel':>9} {'CPU us/px':>9} {'peak GiB':>9}  stages (s / peak GiB)")
     for r in rows:
-        stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages_s"].items())
+        stages = ", ".join(f"{k} {v:.2f}/{r['stage_peak_gib'].get(k, 0):.2f}"
+                           for k, v in r["stages_s"].items())
         print(f"{r['image']:>22} {r['pixels'] / 1e6:6.2f} {r['action']:>10} "
               f"{r['first_wall_s']:8.2f} {r['wall_s']:8.2f} "
               f"{1e6 * r['wall_s'] / r['pixels']:9.3f} {1e6 * r['cpu_s'] / r['pixels']:9.3f} "

@@ -13,6 +13,7 @@ from jaxlic.coding.exact import ExactEntropyModel, MixtureGrid, frequencies
 from jaxlic.coding.exact.head import RAW_FRAC
 from jaxlic.coding.exact.linear import ACC_LIMIT, ACT_LIMIT, quantize_linear
 from jaxlic.coding.exact.mixture import build_tables
+from jaxlic.coding.exact import model as exact_model
 from jaxlic.coding.exact.model import coding_tables, exact_xla, to_device
 from jaxlic.coding.tables import PRECISION
 
@@ -79,6 +80,21 @@ def test_integer_hyper_synthesis_follows_the_float_one(exact, tiny_config, tiny_
     assert phi_q.shape == phi.shape and np.all(phi_q == np.round(phi_q))
     error = np.ldexp(phi_q, -exact.hyper.layers[-1].frac_out) - phi
     assert np.abs(error).max() < 1e-3 * np.abs(phi).max()
+
+
+@pytest.mark.parametrize("positions", [1, 7, 10_000])
+def test_banded_hyper_synthesis_is_the_whole_one(exact, monkeypatch, positions):
+    """h_s in bands of rows (so that memory stays bounded on large images) gives the
+    whole-image integers bit for bit; a halo one row short of h_s's reach would not."""
+    z = np.random.default_rng(3).normal(0, 3, (11, 5, 16))
+    whole = exact.hyper(z)
+    monkeypatch.setattr(exact_model, "HYPER_POSITIONS", positions)
+    with exact_xla():
+        hyper = to_device(exact.hyper)
+        np.testing.assert_array_equal(exact_model.hyper_synthesis(hyper, z), whole)
+        if positions < 10:
+            monkeypatch.setattr(exact_model, "HYPER_HALO", exact_model.HYPER_HALO - 1)
+            assert not np.array_equal(exact_model.hyper_synthesis(hyper, z), whole)
 
 
 def test_integer_head_follows_the_float_one(exact, tiny_config, tiny_params):
@@ -152,9 +168,8 @@ def test_tables_do_not_depend_on_batch_or_padding(exact, device_tables):
     np.testing.assert_array_equal(
         np.asarray(frequencies(jnp.asarray(raw[5:6]), device_tables, 3, 6)), whole[5:6])
     with exact_xla():  # the coder's XLA program gives the NumPy evaluation's integers
-        fused = coding_tables(to_device(exact.head), to_device(exact.head.out), taps,
-                              exact.head.phi_products(phi_q), to_device(exact.tables.device()),
-                              3, 6)
+        fused = coding_tables(to_device(exact.head), to_device(exact.head.out), taps, phi_q,
+                              to_device(exact.tables.device()), 3, 6)
     np.testing.assert_array_equal(np.asarray(fused), whole)
 
 

@@ -38,7 +38,7 @@ from jaxlic.coding.exact import ExactEntropyModel
 from jaxlic.coding.exact.linear import IntLinear
 from jaxlic.coding.exact.model import PREFIX as EXACT_PREFIX
 from jaxlic.coding.exact.model import (
-    coding_tables, exact_xla, hyper_synthesis, phi_products, to_device)
+    coding_tables, exact_xla, hyper_synthesis, to_device)
 from jaxlic.coding.gains import QUALITY_SCALE, HostGains, host_gains, quality_code
 from jaxlic.coding.progress import Progress, StageClock
 from jaxlic.coding.range_coder import Decoder, Encoder
@@ -381,12 +381,7 @@ class Codec:
         if gains is not None:
             z = z * gains.z_inverse.astype(np.float64)
         with exact_xla():
-            return np.asarray(hyper_synthesis(self._device_hyper, z))
-
-    def _phi_products(self, phi: np.ndarray) -> np.ndarray:
-        """The phi half of the head's first layer at every position: ``[h, w, H]``."""
-        with exact_xla():
-            return np.asarray(phi_products(self._device_head, phi))
+            return hyper_synthesis(self._device_hyper, z)
 
     def _z_tables_of(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Channel index and table row of every element of a ``[hz, wz, N]`` hyper latent."""
@@ -435,10 +430,9 @@ class Codec:
         rows, cols = np.indices((h, w)).reshape(2, -1)
         taps.write(rows, cols, y_hat[rows, cols])
         out = self._output_layer(coded)
-        phi_products = self._phi_products(phi)
         for chunk in _chunks(schedule.counts, ENCODE_CHUNK):
             rows, cols = schedule.span(chunk.start, chunk.stop)
-            freqs = self._frequencies(taps.taps(rows, cols), phi_products[rows, cols], out,
+            freqs = self._frequencies(taps.taps(rows, cols), phi[rows, cols], out,
                                       coded.size, header.radius)
             first = schedule.starts[chunk.start]
             for t in chunk:
@@ -458,10 +452,9 @@ class Codec:
             taps = TapGatherer(h, w, n, self.config.context_kernel)
             schedule = wavefronts(h, w, self.config.context_kernel)
             out = self._output_layer(coded)
-            phi_products = self._phi_products(phi)
             for t in range(schedule.steps):
                 rows, cols = schedule.positions(t)
-                freqs = self._frequencies(taps.taps(rows, cols), phi_products[rows, cols], out,
+                freqs = self._frequencies(taps.taps(rows, cols), phi[rows, cols], out,
                                           coded.size, header.radius)
                 freqs = freqs.reshape(-1, 2 * header.radius + 1)
                 block = y_hat[rows, cols]
@@ -479,10 +472,10 @@ class Codec:
         channels = np.pad(coded, (0, size - coded.size), mode="edge")
         return to_device(self.exact.head.columns(channels, self.config.mixture_components))
 
-    def _frequencies(self, taps: np.ndarray, phi_products: np.ndarray, out: IntLinear,
+    def _frequencies(self, taps: np.ndarray, phi: np.ndarray, out: IntLinear,
                      channels: int, radius: int) -> np.ndarray:
         """Integer tables ``[P, channels, 2 radius + 1]`` at P positions from their taps
-        ``[P, 12N]`` and ``phi_products [P, H]``, with ``out`` from ``_output_layer``.
+        ``[P, 12N]`` and ``phi [P, 2N]``, with ``out`` from ``_output_layer``.
 
         Positions are padded to a multiple of 4 (of ``POSITION_BUCKET`` above it) by
         repeating the last, so that few programs are compiled and little padding is
@@ -494,7 +487,7 @@ class Codec:
         pad = ((0, positions - count), (0, 0))
         with exact_xla():
             freqs = coding_tables(self._device_head, out, np.pad(taps, pad, mode="edge"),
-                                  np.pad(phi_products, pad, mode="edge"), self._mixture_tables,
+                                  np.pad(phi, pad, mode="edge"), self._mixture_tables,
                                   self.config.mixture_components, radius)
         return np.asarray(freqs)[:count, :channels]
 

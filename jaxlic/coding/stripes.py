@@ -65,20 +65,26 @@ def plan(reaches: Sequence[Reach], height: int, width: int) -> tuple[int, ...] |
     positions, or None when the transform should run on the whole input at once.
 
     A function of the sizes only, so that every decoder cuts the same stripes. Each
-    stage gets about ``STAGE_POSITIONS`` output positions per chunk (memory grows with
-    the positions of a stage's tensors, not with their resolution), at least enough rows
-    that its halo rows are at most ``HALO_SHARE`` of its window, and no more rows than
-    its output has.
+    stage gets about ``STAGE_POSITIONS`` positions per chunk in the larger of its
+    output and its input window (memory grows with the positions of a stage's tensors,
+    not with their resolution; the input of the first stage, the image, has few
+    channels and does not count), at least enough rows that its halo rows are at most
+    ``HALO_SHARE`` of its window, and no more rows than its output has. Bounding the
+    input windows also bounds what a stage keeps of its predecessor's output: a
+    down-sampling stage with an output budget alone would ask for all of a tall image's
+    rows at once (2^18 output positions at 1/16 of a 6000x4000 image are all 252 rows)
+    and make its predecessors hold them.
     """
     scales = np.cumprod([Fraction(1)] + [r.scale for r in reaches])
     top = max(scales)
     if height * width * top * top <= WHOLE_PIXELS:
         return None
     rows = []
-    for reach, scale in zip(reaches, scales[1:]):
+    for index, (reach, scale) in enumerate(zip(reaches, scales[1:])):
         step = max(int(reach.scale), 1)
         least = math.ceil(2 * _halo(reach) * (1 / HALO_SHARE - 1) * reach.scale)
-        count = min(max(int(STAGE_POSITIONS // (width * scale)), least, 1),
+        widest = max(scale, scale / reach.scale**2 if index else scale)  # per output row
+        count = min(max(int(STAGE_POSITIONS // (width * widest)), least, 1),
                     math.ceil(height * scale))
         rows.append(-(-count // step) * step)
     return tuple(rows)
@@ -155,7 +161,9 @@ class Stream:
         """``(first row, rows)`` of output chunk ``j`` (the last one may extend past the
         output; those rows are wrong)."""
         last = self._stages[-1]
-        return j * last.rows, self._chunk(len(self._stages) - 1, j)
+        rows = self._chunk(len(self._stages) - 1, j)
+        del last.chunks[j]  # handed out once: nothing asks for it again
+        return j * last.rows, rows
 
     def _rows(self, k: int, first: int, stop: int, keep: int) -> jax.Array:
         """Output rows ``[first, stop)`` of stage ``k`` (inside its output); afterwards

@@ -3,8 +3,8 @@
 Per position: the 12 causal taps of y^ (integers) -> masked conv -> ctx; ``[ctx, phi]``
 -> 1x1 LeakyReLU -> 1x1 LeakyReLU -> 1x1 -> raw mixture parameters, each a fixed-point
 integer with ``RAW_FRAC`` fractional bits. The first head layer is split into its ctx
-and phi halves: the phi half does not depend on decoded values, so it is evaluated once
-per image for all positions, and only the ctx half runs per wavefront step.
+and phi halves (``phi_products``), whose exact products are summed: the phi half does
+not depend on decoded values, so a caller may evaluate it at any time.
 """
 
 from __future__ import annotations

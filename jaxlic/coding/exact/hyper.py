@@ -28,12 +28,20 @@ _UP_TAPS = {0: ((0, 1), (2, 0)), 1: ((1, 0),)}
 
 def conv3x3(x: Any, layer: IntLinear, xp: Any = np) -> Any:
     """Stride-1 3x3 conv with zero padding: ``[h, w, C] -> [h, w, F]``; kernel rows in
-    ``(ky, kx, c)`` order."""
-    h, w, _ = x.shape
+    ``(ky, kx, c)`` order.
+
+    The nine taps' products are summed one by one (exact integers, so the order does not
+    matter) rather than taken from 9C-wide patches: the working memory is a few
+    ``[h, w, F]`` arrays instead of ``[h, w, 9C]``.
+    """
+    h, w, c = x.shape
     padded = xp.pad(x, ((1, 1), (1, 1), (0, 0)))
-    patches = xp.concatenate([padded[dy:dy + h, dx:dx + w] for dy in range(3)
-                              for dx in range(3)], axis=-1)
-    return layer(patches, xp)
+    total = 0
+    for tap in range(9):
+        dy, dx = divmod(tap, 3)
+        part = dataclasses.replace(layer, kernel=layer.kernel[tap * c: (tap + 1) * c])
+        total = total + part.products(padded[dy:dy + h, dx:dx + w], xp)
+    return layer.output(total, xp)
 
 
 def up_conv3x3(x: Any, layer: IntLinear, xp: Any = np) -> Any:

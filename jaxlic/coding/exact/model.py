@@ -86,22 +86,40 @@ def to_device(tree: Any) -> Any:
         return jax.device_put(tree)
 
 
+HYPER_POSITIONS = 1 << 11  # hyper-latent positions per program of the streamed h_s
+HYPER_HALO = 3  # hyper-latent rows of context on each side of a band (h_s reaches 3 up, 1 down)
+
+
 @functools.partial(jax.jit, static_argnames=("components", "radius"))
-def coding_tables(head: IntHead, out: IntLinear, taps: jax.Array, phi_products: jax.Array,
+def coding_tables(head: IntHead, out: IntLinear, taps: jax.Array, phi: jax.Array,
                   tables: DeviceTables, components: int, radius: int) -> jax.Array:
     """Integer tables ``[P, n, 2R + 1]`` at P positions from their taps ``[P, 12N]`` and
-    ``phi_products [P, H]``: ``IntHead.raw`` then ``frequencies``, one program. Call it
-    inside ``exact_xla`` with operands from ``to_device``."""
-    return frequencies(head.raw(taps, phi_products, out, jnp), tables, components, radius)
+    ``phi [P, 2N]``: ``IntHead.raw`` then ``frequencies``, one program. Call it inside
+    ``exact_xla`` with operands from ``to_device``."""
+    raw = head.raw(taps, head.phi_products(phi, jnp), out, jnp)
+    return frequencies(raw, tables, components, radius)
 
 
 @jax.jit
-def hyper_synthesis(hyper: IntHyperSynthesis, z: jax.Array) -> jax.Array:
-    """``IntHyperSynthesis`` as one XLA program (inside ``exact_xla``)."""
+def _hyper_synthesis(hyper: IntHyperSynthesis, z: jax.Array) -> jax.Array:
     return hyper(z, jnp)
 
 
-@jax.jit
-def phi_products(head: IntHead, phi: jax.Array) -> jax.Array:
-    """``IntHead.phi_products`` as one XLA program (inside ``exact_xla``)."""
-    return head.phi_products(phi, jnp)
+def hyper_synthesis(hyper: IntHyperSynthesis, z: np.ndarray) -> np.ndarray:
+    """``IntHyperSynthesis`` of ``z [hz, wz, N]`` (float64), in XLA programs of about
+    ``HYPER_POSITIONS`` positions: each runs on a band of rows with ``HYPER_HALO`` rows of
+    context on both sides and keeps its own rows. The arithmetic is exact, so the bands
+    give the whole-image result bit for bit, with memory bounded by the band. Call it
+    inside ``exact_xla``; ``phi [4hz, 4wz, 2N]``."""
+    height, width = z.shape[:2]
+    rows = max(HYPER_POSITIONS // max(width, 1), 1)
+    phi = None
+    for first in range(0, height, rows):
+        stop = min(first + rows, height)
+        low, high = max(first - HYPER_HALO, 0), min(stop + HYPER_HALO, height)
+        band = np.asarray(_hyper_synthesis(hyper, z[low:high]))
+        scale = band.shape[0] // (high - low)
+        if phi is None:
+            phi = np.empty((height * scale, *band.shape[1:]), band.dtype)
+        phi[first * scale: stop * scale] = band[(first - low) * scale: (stop - low) * scale]
+    return phi
