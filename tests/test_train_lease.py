@@ -6,6 +6,8 @@ compilation alone takes a minute on 2 cores); test_training covers the model ste
 skipping of non-finite updates."""
 
 import json
+import os
+import signal
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +21,7 @@ from configs import tiny_cpu
 from jaxlic import ModelConfig
 from jaxlic.coding import weights
 from jaxlic.training import TrainState, make_optimizer
-from train import loop, parallel
+from train import loop, main, parallel
 from train.checkpoint import Checkpointer, HeldDataState
 from train.input_pipeline import load_pool, sample_crops
 from train.metrics_writer import METRICS_FILE
@@ -178,6 +180,21 @@ def test_lease_continues_a_cpu_checkpoint_and_survives_a_non_finite_step(tmp_pat
     run.data.close()
     for a, b in zip(_leaves(run.state), _leaves(state)):
         np.testing.assert_array_equal(a, b)
+
+    # SIGTERM (train.main's handler) ends the CPU run after its step, with a checkpoint.
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        main.stop_on_sigterm()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert loop.STOP_REQUESTED.is_set()
+        state = loop.train_and_evaluate(cpu, tmp_path / "lease", resume=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        loop.STOP_REQUESTED.clear()
+    assert int(state.step) == STEP + 4
+    checkpointer = Checkpointer(tmp_path / "lease", read_only=True)
+    assert checkpointer.latest_step() == STEP + 4
+    checkpointer.close()
 
 
 def test_new_run_starts_from_a_weights_file_at_its_step(tmp_path, tiny_params):

@@ -9,8 +9,10 @@ distortion on ``val.dir``. Every ``checkpoint_every`` steps and when the run sto
 asynchronous orbax checkpoint of the full state.
 
 The run stops after ``num_steps``, after ``time_budget`` seconds of training (counted
-from the end of the first step, which compiles), or after more than
-``max_skipped_steps`` non-finite steps; it always stops with a checkpoint. A new run
+from the end of the first step, which compiles), after more than ``max_skipped_steps``
+non-finite steps, or when ``STOP_REQUESTED`` is set (``train.main`` sets it on SIGTERM:
+after the current step on one host, at the next log interval, together, on several); it
+always stops with a checkpoint. A new run
 (no checkpoint in the workdir) starts from ``init_weights`` if given: its parameters, its
 step count (so the schedules continue) and a fresh optimiser.
 """
@@ -22,6 +24,7 @@ import functools
 import json
 import os
 import pathlib
+import threading
 import time
 from typing import Any, Callable
 
@@ -32,6 +35,7 @@ import numpy as np
 import optax
 import tqdm
 from absl import logging
+from jax.experimental import multihost_utils
 
 from jaxlic import AsymmetricModel, ModelConfig, init_params
 from jaxlic.models.asymmetric import param_shapes
@@ -40,6 +44,8 @@ from jaxlic.training import LossConfig, TrainState, halving_schedule, make_optim
 from train import evaluate, input_pipeline, parallel
 from train.checkpoint import Checkpointer, HeldDataState
 from train.metrics_writer import METRICS_FILE, MetricWriter
+
+STOP_REQUESTED = threading.Event()  # set to end the run with a checkpoint (SIGTERM)
 
 
 class NonFiniteError(FloatingPointError):
@@ -77,6 +83,19 @@ def mean_metrics(pending: list[dict[str, jax.Array]]) -> tuple[dict[str, float],
 
 def _should(done: int, every: int) -> bool:
     return bool(every) and done % every == 0
+
+
+def _stop_requested(done: int, every: int) -> bool:
+    """Whether ``STOP_REQUESTED`` ends the run after step ``done``: at once on one host;
+    with several, only every ``every`` steps and then on every host together (a signal
+    reaches the hosts at different steps, and all must leave the collectives at the same
+    one)."""
+    if jax.process_count() == 1:
+        return STOP_REQUESTED.is_set()
+    if not _should(done, every):
+        return False
+    flags = multihost_utils.process_allgather(np.asarray(STOP_REQUESTED.is_set()))
+    return bool(np.any(flags))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
@@ -233,8 +252,8 @@ class _Run:
                     jax.block_until_ready(previous if deadline else metrics)
                     deadline = deadline or time.perf_counter() + config.time_budget
                     previous = metrics
-                stop = done == config.num_steps or (deadline is not None
-                                                    and time.perf_counter() >= deadline)
+                stop = (done == config.num_steps or _stop_requested(done, config.log_every)
+                        or (deadline is not None and time.perf_counter() >= deadline))
                 if stop or _should(done, config.log_every):
                     self._log(done, pending, time.perf_counter() - tic, bar)
                     pending = []

@@ -18,6 +18,7 @@ import logging as std_logging
 import os
 import signal
 import sys
+from typing import Any
 
 import jax
 from absl import app, flags, logging
@@ -56,16 +57,26 @@ def quiet_checkpoint_logs() -> None:
             lambda record: record.levelno >= std_logging.WARNING or "orbax" not in record.pathname)
 
 
-def exit_on_sigterm() -> None:
-    """Let ``kill PID`` end the run like Ctrl-C: the loop's ``finally`` blocks run and
-    the data-loading worker processes are shut down instead of being left orphaned."""
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+def stop_on_sigterm() -> None:
+    """Let ``kill PID`` end the run: the loop finishes its step, writes a checkpoint and
+    shuts the data-loading workers down. A second SIGTERM exits at once, like Ctrl-C.
+
+    (Raising from the handler on the first signal is not reliable: the exception lands
+    wherever the interpreter happens to be, and inside a garbage-collection callback of
+    XLA it is printed and ignored, so the run went on.)"""
+    def handler(signum: int, frame: Any) -> None:
+        if loop.STOP_REQUESTED.is_set():
+            sys.exit(128 + signum)
+        logging.warning("SIGTERM: stopping after this step, with a checkpoint")
+        loop.STOP_REQUESTED.set()
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
-    exit_on_sigterm()
+    stop_on_sigterm()
     quiet_checkpoint_logs()
     if FLAGS.distributed or FLAGS.coordinator_address:
         init_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
