@@ -6,7 +6,8 @@
 # Copies checkpoint STEP (default: the last) of RUN_DIR, with the run's config and its
 # metrics up to STEP (so that CPU hours keep counting), into OUT_DIR and continues it in
 # the background with train/cpu_run.sh for STEPS more steps (default 1000), the learning
-# rate halving every STEPS/4 steps from STEP on (1/2, 1/4, 1/8, 1/16 of the run's). The
+# rate halving every STEPS/4 steps from STEP on (1/2, 1/4, 1/8, 1/16 of the configured
+# rate: pass --config.optim.lr=R when the run was restarted with rate R). The
 # long run itself is untouched and goes on at its constant rate; the release is exported
 # from OUT_DIR's last checkpoint (docs/training.md, "Releases"). The configuration is
 # $CONFIG (default configs/variable_rate_n64.py), the run's (train.main refuses another
