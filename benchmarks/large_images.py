@@ -157,7 +157,8 @@ def main() -> None:
     print(f"\n{'image':>22} {'MP':>6} {'action':>10} {'first s':>8} {'wall s':>8} "
           f"{'us/pixel':>9} {'CPU us/px':>9} {'peak GiB':>9}  stages (s / peak GiB)")
     for r in rows:
-        stages = ", ".join(f"{k} {v:.2f}/{r['stage_peak_gib'].get(k, 0):.2f}"
+        peaks = r["stage_peak_gib"]
+        stages = ", ".join(f"{k} {v:.2f}" + (f"/{peaks[k]:.2f}" if k in peaks else "")
                            for k, v in r["stages_s"].items())
         print(f"{r['image']:>22} {r['pixels'] / 1e6:6.2f} {r['action']:>10} "
               f"{r['first_wall_s']:8.2f} {r['wall_s']:8.2f} "
