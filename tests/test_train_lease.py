@@ -21,7 +21,7 @@ from configs import tiny_cpu
 from jaxlic import ModelConfig
 from jaxlic.coding import weights
 from jaxlic.training import TrainState, make_optimizer
-from train import loop, main, parallel
+from train import loop, parallel
 from train.checkpoint import Checkpointer, HeldDataState
 from train.input_pipeline import load_pool, sample_crops
 from train.metrics_writer import METRICS_FILE
@@ -181,10 +181,10 @@ def test_lease_continues_a_cpu_checkpoint_and_survives_a_non_finite_step(tmp_pat
     for a, b in zip(_leaves(run.state), _leaves(state)):
         np.testing.assert_array_equal(a, b)
 
-    # SIGTERM (train.main's handler) ends the CPU run after its step, with a checkpoint.
+    # SIGTERM (the handler train.main installs) ends the CPU run after its step, with a checkpoint.
     previous = signal.getsignal(signal.SIGTERM)
     try:
-        main.stop_on_sigterm()
+        loop.stop_on_sigterm()
         os.kill(os.getpid(), signal.SIGTERM)
         assert loop.STOP_REQUESTED.is_set()
         state = loop.train_and_evaluate(cpu, tmp_path / "lease", resume=True)

@@ -24,6 +24,8 @@ import functools
 import json
 import os
 import pathlib
+import signal
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -83,6 +85,23 @@ def mean_metrics(pending: list[dict[str, jax.Array]]) -> tuple[dict[str, float],
 
 def _should(done: int, every: int) -> bool:
     return bool(every) and done % every == 0
+
+
+def stop_on_sigterm() -> None:
+    """Let ``kill PID`` end the run (it sets ``STOP_REQUESTED``): the loop finishes its
+    step, writes a checkpoint and shuts the data-loading workers down. A second SIGTERM
+    exits at once, like Ctrl-C.
+
+    (Raising from the handler on the first signal is not reliable: the exception lands
+    wherever the interpreter happens to be, and inside a garbage-collection callback of
+    XLA it is printed and ignored, so the run went on.)"""
+    def handler(signum: int, frame: Any) -> None:
+        if STOP_REQUESTED.is_set():
+            sys.exit(128 + signum)
+        logging.warning("SIGTERM: stopping after this step, with a checkpoint")
+        STOP_REQUESTED.set()
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def _stop_requested(done: int, every: int) -> bool:

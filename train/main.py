@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import logging as std_logging
 import os
-import signal
-import sys
-from typing import Any
 
 import jax
 from absl import app, flags, logging
@@ -57,26 +54,10 @@ def quiet_checkpoint_logs() -> None:
             lambda record: record.levelno >= std_logging.WARNING or "orbax" not in record.pathname)
 
 
-def stop_on_sigterm() -> None:
-    """Let ``kill PID`` end the run: the loop finishes its step, writes a checkpoint and
-    shuts the data-loading workers down. A second SIGTERM exits at once, like Ctrl-C.
-
-    (Raising from the handler on the first signal is not reliable: the exception lands
-    wherever the interpreter happens to be, and inside a garbage-collection callback of
-    XLA it is printed and ignored, so the run went on.)"""
-    def handler(signum: int, frame: Any) -> None:
-        if loop.STOP_REQUESTED.is_set():
-            sys.exit(128 + signum)
-        logging.warning("SIGTERM: stopping after this step, with a checkpoint")
-        loop.STOP_REQUESTED.set()
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
-    stop_on_sigterm()
+    loop.stop_on_sigterm()
     quiet_checkpoint_logs()
     if FLAGS.distributed or FLAGS.coordinator_address:
         init_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
