@@ -20,6 +20,7 @@ import argparse
 import pathlib
 import sys
 import time
+from typing import Callable
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -37,7 +38,7 @@ from jaxlic.models.asymmetric import stage_reaches  # noqa: E402
 KODAK = ROOT.parent / "shared" / "data" / "kodak" / "kodim23.png"
 
 
-def best_seconds(run, repeat: int) -> float:
+def best_seconds(run: Callable[[], object], repeat: int) -> float:
     """Best wall time of ``run()`` (which blocks) over ``repeat`` calls after a warm one."""
     run()
     times = []
@@ -87,6 +88,9 @@ def split(codec: Codec, repeat: int) -> None:
 def plan(codec: Codec, height: int, width: int, repeat: int) -> None:
     reaches = stage_reaches(codec.config, "analysis")
     rows = stripes.plan(reaches, height, width)
+    if rows is None:
+        print(f"{width}x{height} runs as one whole-image program: no stripe plan")
+        return
     channels = [3] + [codec.config.latent_channels] * (len(reaches) - 1)
     scale, total = 1.0, 0.0
     for index, (reach, count) in enumerate(zip(reaches, rows)):

@@ -143,6 +143,18 @@ def test_stripes_hold_bounded_rows_for_any_height():
     assert tall < 17 * stripes.STAGE_POSITIONS and tall < 1.4 * photo, (photo, tall)
 
 
+def test_plan_depends_on_size_only_and_bounds_stripes(tiny_config):
+    reaches = stage_reaches(tiny_config, "analysis")
+    assert stripes.plan(reaches, 512, 768) is None  # Kodak: the whole image at once
+    for height, width in ((4032, 6016), (8192, 1024), (1024, 65472)):
+        rows = stripes.plan(reaches, height, width)
+        assert rows == stripes.plan(reaches, height, width)
+        _check_rows(reaches, rows, width)
+    synthesis = stage_reaches(tiny_config, "synthesis")
+    assert stripes.plan(synthesis, 32, 48) is None
+    _check_rows(synthesis, stripes.plan(synthesis, 252, 376), 376)
+
+
 def test_codec_streams_large_images_like_small_ones(tiny_config, perturbed, monkeypatch):
     """With the whole-image limit lowered, the codec streams all three transforms; the
     latents and the reconstruction match the whole-image path."""

@@ -50,6 +50,9 @@ from train import loop
 c = tiny_cpu.get_config()
 c.data.train_dir, c.data.num_workers, c.batch_size, c.num_steps = data, 0, 2, 3
 c.log_every, c.checkpoint_every, c.val.every, c.progress_bar = 3, 3, 0, False
+loop.STOP_CHECK_EVERY = 2
+if process_id == "1":
+    loop.STOP_REQUESTED.set()  # a stop request (SIGTERM) that reached one host only
 state = loop.train_and_evaluate(c, workdir)
 np.savez(out, *jax.tree_util.tree_leaves(state.params))
 """
@@ -93,4 +96,5 @@ def test_two_hosts_hold_identical_parameters(tmp_path):
     assert len(params[0].files) > 100
     for key in params[0].files:
         np.testing.assert_array_equal(params[0][key], params[1][key])
-    assert (tmp_path / "run/checkpoints/3").is_dir()
+    # Host 1's stop request stopped both hosts together at step 2, with a checkpoint.
+    assert sorted(p.name for p in (tmp_path / "run/checkpoints").iterdir()) == ["2"]

@@ -17,22 +17,33 @@ run_dir=${1:?usage: train/cooldown.sh RUN_DIR OUT_DIR [STEP] [STEPS] [--config.f
 out_dir=${2:?usage: train/cooldown.sh RUN_DIR OUT_DIR [STEP] [STEPS] [--config.field=value ...]}
 shift 2
 out_dir=$(realpath -m "$out_dir")
-step=$(ls "$run_dir/checkpoints" | grep -E '^[0-9]+$' | sort -n | tail -n 1)
+step=$(ls "$run_dir/checkpoints" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -n 1 || true)
 if [[ $# -gt 0 && $1 != --* ]]; then step=$1; shift; fi
 steps=1000
 if [[ $# -gt 0 && $1 != --* ]]; then steps=$1; shift; fi
-[[ -d $run_dir/checkpoints/$step ]] || { echo "no checkpoint $step in $run_dir" >&2; exit 1; }
+[[ -n $step && -d $run_dir/checkpoints/$step ]] || {
+    echo "no checkpoint ${step:-at all} in $run_dir/checkpoints" >&2; exit 1; }
+[[ -f $run_dir/metrics.jsonl ]] || { echo "no metrics.jsonl in $run_dir" >&2; exit 1; }
 [[ -e $out_dir ]] && { echo "$out_dir exists: choose a new folder" >&2; exit 1; }
+trap 'rm -rf "$out_dir"' ERR  # leave no half-made folder behind
 mkdir -p "$out_dir/checkpoints"
 cp -r "$run_dir/checkpoints/$step" "$out_dir/checkpoints/"
 cp "$run_dir/config.json" "$out_dir/"
-[[ -d $run_dir/xla-cache ]] && cp -r "$run_dir/xla-cache" "$out_dir/"
+if [[ -d $run_dir/xla-cache ]]; then cp -r "$run_dir/xla-cache" "$out_dir/"; fi
+# The metrics up to STEP (CPU hours continue from them); a line the running job is still
+# writing is skipped.
 python3 - "$run_dir/metrics.jsonl" "$out_dir/metrics.jsonl" "$step" <<'EOF'
 import json, sys
 source, target, step = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with open(source) as lines, open(target, "w") as out:
-    out.writelines(line for line in lines if json.loads(line)["step"] <= step)
+    for line in lines:
+        try:
+            if json.loads(line)["step"] <= step:
+                out.write(line)
+        except ValueError:
+            pass
 EOF
+trap - ERR
 quarter=$(( steps / 4 > 0 ? steps / 4 : 1 ))
 "$(dirname "$0")/cpu_run.sh" "$out_dir" "${CONFIG:-configs/variable_rate_n64.py}" \
     --config.num_steps=$(( step + steps )) --config.optim.first_halving="$step" \

@@ -9,7 +9,8 @@
 # CPU_DEVICES XLA host devices (default: one per core, at most 8; pmap then keeps every
 # core busy, where one device leaves one core mostly idle), and keeps compiled programs in
 # RUN_DIR/xla-cache so that a restart does not recompile. Stop with `kill $(cat
-# RUN_DIR/train.pid)`; pause with `kill -STOP`, continue with `kill -CONT`.
+# RUN_DIR/train.pid)` (the run finishes its step and writes a checkpoint first); pause
+# with `kill -STOP`, continue with `kill -CONT`.
 set -euo pipefail
 run_dir=${1:?usage: train/cpu_run.sh RUN_DIR [CONFIG] [--config.field=value ...]}
 shift

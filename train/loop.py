@@ -11,8 +11,9 @@ asynchronous orbax checkpoint of the full state.
 The run stops after ``num_steps``, after ``time_budget`` seconds of training (counted
 from the end of the first step, which compiles), after more than ``max_skipped_steps``
 non-finite steps, or when ``STOP_REQUESTED`` is set (``train.main`` sets it on SIGTERM:
-after the current step on one host, at the next log interval, together, on several); it
-always stops with a checkpoint. A new run
+after the current step on one host, within ``STOP_CHECK_EVERY`` steps, together, on
+several); it always stops with a checkpoint. (The wall-clock budget is still each
+host's own: the lease mode it serves runs on one host.) A new run
 (no checkpoint in the workdir) starts from ``init_weights`` if given: its parameters, its
 step count (so the schedules continue) and a fresh optimiser.
 """
@@ -48,6 +49,7 @@ from train.checkpoint import Checkpointer, HeldDataState
 from train.metrics_writer import METRICS_FILE, MetricWriter
 
 STOP_REQUESTED = threading.Event()  # set to end the run with a checkpoint (SIGTERM)
+STOP_CHECK_EVERY = 10  # steps between the hosts' agreements on a stop request
 
 
 class NonFiniteError(FloatingPointError):
@@ -104,16 +106,16 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def _stop_requested(done: int, every: int) -> bool:
+def _stop_requested(done: int) -> bool:
     """Whether ``STOP_REQUESTED`` ends the run after step ``done``: at once on one host;
-    with several, only every ``every`` steps and then on every host together (a signal
-    reaches the hosts at different steps, and all must leave the collectives at the same
-    one)."""
+    with several, every ``STOP_CHECK_EVERY`` steps and then on every host together (a
+    signal reaches the hosts at different steps, and all must leave the collectives at
+    the same one)."""
     if jax.process_count() == 1:
         return STOP_REQUESTED.is_set()
-    if not _should(done, every):
+    if not _should(done, STOP_CHECK_EVERY):
         return False
-    flags = multihost_utils.process_allgather(np.asarray(STOP_REQUESTED.is_set()))
+    flags = multihost_utils.process_allgather(np.int32(STOP_REQUESTED.is_set()))
     return bool(np.any(flags))
 
 
@@ -271,7 +273,7 @@ class _Run:
                     jax.block_until_ready(previous if deadline else metrics)
                     deadline = deadline or time.perf_counter() + config.time_budget
                     previous = metrics
-                stop = (done == config.num_steps or _stop_requested(done, config.log_every)
+                stop = (done == config.num_steps or _stop_requested(done)
                         or (deadline is not None and time.perf_counter() >= deadline))
                 if stop or _should(done, config.log_every):
                     self._log(done, pending, time.perf_counter() - tic, bar)

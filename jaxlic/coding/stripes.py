@@ -67,8 +67,10 @@ def plan(reaches: Sequence[Reach], height: int, width: int) -> tuple[int, ...] |
     A function of the sizes only, so that every decoder cuts the same stripes. Each
     stage gets about ``STAGE_POSITIONS`` positions per chunk in the larger of its
     output and its input window (memory grows with the positions of a stage's tensors,
-    not with their resolution; the input of the first stage, the image, has few
-    channels and does not count), at least enough rows that its halo rows are at most
+    not with their resolution; the first stage's input, the source, does not count: for
+    the analysis it is the 3-channel image, and the hyper-analysis, whose source is y,
+    is streamed only above ``WHOLE_PIXELS`` latent positions, images of over 500 MP),
+    at least enough rows that its halo rows are at most
     ``HALO_SHARE`` of its window, and no more rows than its output has. Bounding the
     input windows also bounds what a stage keeps of its predecessor's output: a
     down-sampling stage with an output budget alone would ask for all of a tall image's

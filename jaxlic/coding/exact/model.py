@@ -87,7 +87,7 @@ def to_device(tree: Any) -> Any:
 
 
 HYPER_POSITIONS = 1 << 11  # hyper-latent positions per program of the streamed h_s
-HYPER_HALO = 3  # hyper-latent rows of context on each side of a band (h_s reaches 3 up, 1 down)
+HYPER_HALO = 3  # hyper-latent rows of context on each side of a band (h_s reaches 3 up, 2 down)
 
 
 @functools.partial(jax.jit, static_argnames=("components", "radius"))
@@ -113,13 +113,10 @@ def hyper_synthesis(hyper: IntHyperSynthesis, z: np.ndarray) -> np.ndarray:
     inside ``exact_xla``; ``phi [4hz, 4wz, 2N]``."""
     height, width = z.shape[:2]
     rows = max(HYPER_POSITIONS // max(width, 1), 1)
-    phi = None
+    phi = np.empty((4 * height, 4 * width, hyper.layers[-1].bias.shape[0]), np.float64)
     for first in range(0, height, rows):
         stop = min(first + rows, height)
         low, high = max(first - HYPER_HALO, 0), min(stop + HYPER_HALO, height)
         band = np.asarray(_hyper_synthesis(hyper, z[low:high]))
-        scale = band.shape[0] // (high - low)
-        if phi is None:
-            phi = np.empty((height * scale, *band.shape[1:]), band.dtype)
-        phi[first * scale: stop * scale] = band[(first - low) * scale: (stop - low) * scale]
+        phi[4 * first: 4 * stop] = band[4 * (first - low): 4 * (stop - low)]
     return phi
