@@ -70,8 +70,8 @@ def plan(reaches: Sequence[Reach], height: int, width: int) -> tuple[int, ...] |
     not with their resolution; the first stage's input, the source, does not count: for
     the analysis it is the 3-channel image, and the hyper-analysis, whose source is y,
     is streamed only above ``WHOLE_PIXELS`` latent positions, images of over 500 MP),
-    at least enough rows that its halo rows are at most
-    ``HALO_SHARE`` of its window, and no more rows than its output has. Bounding the
+    at least enough rows that its halo rows are at most ``HALO_SHARE`` of its window,
+    and no more rows than its output has. Bounding the
     input windows also bounds what a stage keeps of its predecessor's output: a
     down-sampling stage with an output budget alone would ask for all of a tall image's
     rows at once (2^18 output positions at 1/16 of a 6000x4000 image are all 252 rows)
