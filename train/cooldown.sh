@@ -3,8 +3,9 @@
 #
 #   train/cooldown.sh RUN_DIR OUT_DIR [STEP] [STEPS] [--config.field=value ...]
 #
-# Copies checkpoint STEP (default: the last) of RUN_DIR, with the run's config and its
-# metrics up to STEP (so that CPU hours keep counting), into OUT_DIR and continues it in
+# Copies checkpoint STEP (default: the last) of RUN_DIR, with the metrics line that
+# carries its CPU hours (train.prepare_gpu.copy_checkpoint, as for a GPU lease), and the
+# run's compilation cache into OUT_DIR, and continues it in
 # the background with train/cpu_run.sh for STEPS more steps (default 1000), the learning
 # rate halving every STEPS/4 steps from STEP on (1/2, 1/4, 1/8, 1/16 of the configured
 # rate: pass --config.optim.lr=R when the run was restarted with rate R). The
@@ -13,36 +14,28 @@
 # $CONFIG (default configs/variable_rate_n64.py), the run's (train.main refuses another
 # model); extra arguments override its fields, as for cpu_run.sh.
 set -euo pipefail
-run_dir=${1:?usage: train/cooldown.sh RUN_DIR OUT_DIR [STEP] [STEPS] [--config.field=value ...]}
-out_dir=${2:?usage: train/cooldown.sh RUN_DIR OUT_DIR [STEP] [STEPS] [--config.field=value ...]}
+usage="usage: train/cooldown.sh RUN_DIR OUT_DIR [STEP] [STEPS] [--config.field=value ...]"
+run_dir=$(realpath -m "${1:?$usage}")
+out_dir=$(realpath -m "${2:?$usage}")
 shift 2
-out_dir=$(realpath -m "$out_dir")
-step=$(ls "$run_dir/checkpoints" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -n 1 || true)
+step=
 if [[ $# -gt 0 && $1 != --* ]]; then step=$1; shift; fi
 steps=1000
 if [[ $# -gt 0 && $1 != --* ]]; then steps=$1; shift; fi
-[[ -n $step && -d $run_dir/checkpoints/$step ]] || {
-    echo "no checkpoint ${step:-at all} in $run_dir/checkpoints" >&2; exit 1; }
-[[ -f $run_dir/metrics.jsonl ]] || { echo "no metrics.jsonl in $run_dir" >&2; exit 1; }
 [[ -e $out_dir ]] && { echo "$out_dir exists: choose a new folder" >&2; exit 1; }
 trap 'rm -rf "$out_dir"' ERR  # leave no half-made folder behind
-mkdir -p "$out_dir/checkpoints"
-cp -r "$run_dir/checkpoints/$step" "$out_dir/checkpoints/"
-cp "$run_dir/config.json" "$out_dir/"
-if [[ -d $run_dir/xla-cache ]]; then cp -r "$run_dir/xla-cache" "$out_dir/"; fi
-# The metrics up to STEP (CPU hours continue from them); a line the running job is still
-# writing is skipped.
-python3 - "$run_dir/metrics.jsonl" "$out_dir/metrics.jsonl" "$step" <<'EOF'
-import json, sys
-source, target, step = sys.argv[1], sys.argv[2], int(sys.argv[3])
-with open(source) as lines, open(target, "w") as out:
-    for line in lines:
-        try:
-            if json.loads(line)["step"] <= step:
-                out.write(line)
-        except ValueError:
-            pass
+# The checkpoint and the metrics line that carries the run's CPU hours, as for a GPU lease.
+step=$(cd "$(dirname "$0")/.." && python3 - "$run_dir" "$out_dir" "$step" <<'EOF'
+import sys
+from train.prepare_gpu import copy_checkpoint
+run, into, step = sys.argv[1], sys.argv[2], sys.argv[3]
+try:
+    print(copy_checkpoint(run, into, int(step) if step else None))
+except FileNotFoundError as e:
+    sys.exit(str(e))
 EOF
+)
+if [[ -d $run_dir/xla-cache ]]; then cp -r "$run_dir/xla-cache" "$out_dir/"; fi
 trap - ERR
 quarter=$(( steps / 4 > 0 ? steps / 4 : 1 ))
 "$(dirname "$0")/cpu_run.sh" "$out_dir" "${CONFIG:-configs/variable_rate_n64.py}" \
