@@ -6,9 +6,9 @@
 Each size gets a 3:2 photo made by resizing a Kodak image (written under ``--scratch``,
 never into the repository), and each compress and each decompress runs in a fresh
 process that reports its own peak resident memory (the high-water mark ``VmHWM``, per
-codec stage and overall), its wall time and the codec's stage times. Both processes read and write files as the CLI does, ``--repeat``
-times; the times are the last run's (the first includes compilation), the peak covers
-all runs. Besides wall time, each run's CPU seconds (all threads) are recorded: on a
+codec stage and overall), its wall time and the codec's stage times. Both processes read
+and write files as the CLI does, ``--repeat`` times; the times are the last run's (the
+first includes compilation), the peak covers all runs. Besides wall time, each run's CPU seconds (all threads) are recorded: on a
 machine shared with other jobs they measure the work better than the wall clock. The
 model is an untrained one of ``--config`` (every channel coded, the slow case), saved
 once so that all processes share it.
