@@ -11,7 +11,8 @@ and write files as the CLI does, ``--repeat`` times; the times are the last run'
 first includes compilation), the peak covers all runs. Besides wall time, each run's CPU seconds (all threads) are recorded: on a
 machine shared with other jobs they measure the work better than the wall clock. The
 model is an untrained one of ``--config`` (every channel coded, the slow case), saved
-once so that all processes share it.
+once so that all processes share it. The processes get the allocator the ``jaxlic``
+command chooses (``jaxlic.cli.allocator``); ``--system-allocator`` keeps glibc's.
 """
 
 from __future__ import annotations
@@ -117,10 +118,10 @@ def _image(megapixels: float, scratch: pathlib.Path) -> pathlib.Path:
 
 
 def _run_child(action: str, weights: pathlib.Path, source: pathlib.Path,
-               target: pathlib.Path, repeat: int) -> dict:
+               target: pathlib.Path, repeat: int, env: dict[str, str]) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", action, str(weights),
                           str(source), str(target), str(repeat)], check=True,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -133,6 +134,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2,
                         help="runs per process; times are the last run's, the first "
                              "includes compilation (first_wall_s)")
+    parser.add_argument("--system-allocator", action="store_true",
+                        help="keep glibc's malloc instead of the command's choice")
     parser.add_argument("--out", help="write the rows as JSON here")
     args = parser.parse_args()
     if args.child:
@@ -140,7 +143,12 @@ def main() -> None:
         return
     sys.path.insert(0, str(ROOT))
     from jaxlic import Codec, ModelConfig
+    from jaxlic.cli import allocator
 
+    env = {**os.environ, allocator.CHOICE: "system"}
+    if not args.system_allocator:
+        env = {**os.environ, **(allocator.fast_allocator_env(os.environ) or {})}
+    print(f"allocator: {env.get(allocator.CHOICE, 'system')}", flush=True)
     scratch = pathlib.Path(args.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
     weights = scratch / f"untrained_{args.config}.npz"
@@ -152,8 +160,9 @@ def main() -> None:
         stream = source.with_suffix(".jlic")
         decoded = source.with_name(source.stem + "_decoded.png")
         for action, src, dst in (("compress", source, stream), ("decompress", stream, decoded)):
-            row = _run_child(action, weights, src, dst, args.repeat)
-            rows.append({"config": args.config, "image": source.name, **row})
+            row = _run_child(action, weights, src, dst, args.repeat, env)
+            rows.append({"config": args.config, "image": source.name,
+                         "allocator": env.get(allocator.CHOICE, "system"), **row})
             print(json.dumps(rows[-1]), flush=True)
     print(f"\n{'image':>22} {'MP':>6} {'action':>10} {'first s':>8} {'wall s':>8} "
           f"{'us/pixel':>9} {'CPU us/px':>9} {'peak GiB':>9}  stages (s / peak GiB)")

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 
 from jaxlic import Codec
+from jaxlic.cli import allocator
 from jaxlic.coding import bitstream
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
@@ -47,6 +48,7 @@ ENVIRONMENTS = {
     "bfloat16 matmuls, one BLAS thread": {"JAX_DEFAULT_MATMUL_PRECISION": "bfloat16",
                                           "OPENBLAS_NUM_THREADS": "1"},
     "no jit": {"JAX_DISABLE_JIT": "1"},
+    "the command's allocator": allocator.fast_allocator_env({}) or {},
 }
 
 

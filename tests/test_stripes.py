@@ -137,10 +137,11 @@ def test_stripes_hold_bounded_rows_for_any_height():
     stays bounded as the image gets taller. Before the input windows were budgeted, a
     down-sampling stage whose window took all of a tall image's rows made its
     predecessors hold them: 4.5M positions at 6016x4032 (3.3 GiB at 24 MP) and 7.4M at
-    6016x32768."""
+    6016x32768 (2^18 positions per chunk). With 2^17 they hold 2.0M and 2.2M (about
+    1.1 GB of float32 at N = 128)."""
     reaches = stage_reaches(ModelConfig.preset("n128"), "analysis")
     photo, tall = (_kept_positions(reaches, height, 6016) for height in (4032, 32768))
-    assert tall < 17 * stripes.STAGE_POSITIONS and tall < 1.4 * photo, (photo, tall)
+    assert tall < 2_500_000 and tall < 1.4 * photo, (photo, tall)
 
 
 def test_plan_depends_on_size_only_and_bounds_stripes(tiny_config):

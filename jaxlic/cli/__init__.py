@@ -1,11 +1,14 @@
 """The ``jaxlic`` command line. Each sub-command lives in its own module with
-``add_parser(subparsers)``; ``main(argv)`` is callable from tests."""
+``add_parser(subparsers)``; ``main(argv)`` is callable from tests, ``command()`` is the
+installed command (it first re-executes itself with a faster allocator,
+``jaxlic.cli.allocator``)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 
+from jaxlic.cli import allocator
 
 SUBCOMMANDS = ("info", "compress", "decompress", "demo", "evaluate", "bench_codecs", "bd_rate",
                "plot")
@@ -25,3 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.run(args) or 0)
 
 
+def command() -> int:
+    """The ``jaxlic`` console command: ``main`` under the faster allocator."""
+    allocator.relaunch()
+    return main()

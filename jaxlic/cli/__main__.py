@@ -1,5 +1,5 @@
 import sys
 
-from jaxlic.cli import main
+from jaxlic.cli import command
 
-sys.exit(main())
+sys.exit(command())
