@@ -8,11 +8,12 @@ never into the repository), and each compress and each decompress runs in a fres
 process that reports its own peak resident memory (the high-water mark ``VmHWM``, per
 codec stage and overall), its wall time and the codec's stage times. Both processes read
 and write files as the CLI does, ``--repeat`` times; the times are the last run's (the
-first includes compilation), the peak covers all runs. Besides wall time, each run's CPU seconds (all threads) are recorded: on a
-machine shared with other jobs they measure the work better than the wall clock. The
-model is an untrained one of ``--config`` (every channel coded, the slow case), saved
-once so that all processes share it. The processes get the allocator the ``jaxlic``
-command chooses (``jaxlic.cli.allocator``); ``--system-allocator`` keeps glibc's.
+first includes compilation), the peak covers all runs. Besides wall time, each run's
+CPU seconds (all threads) are recorded: on a machine shared with other jobs they measure
+the work better than the wall clock. The model is an untrained one of ``--config``
+(every channel coded, the slow case), saved once so that all processes share it. The
+processes get the allocator the ``jaxlic`` command chooses (``jaxlic.cli.allocator``);
+``--system-allocator`` keeps glibc's.
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ def main() -> None:
     from jaxlic import Codec, ModelConfig
     from jaxlic.cli import allocator
 
-    env = {**os.environ, allocator.CHOICE: "system"}
+    env = {**{k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUNABLES")},
+           allocator.CHOICE: "system"}
     if not args.system_allocator:
         env = {**os.environ, **(allocator.fast_allocator_env(os.environ) or {})}
     print(f"allocator: {env.get(allocator.CHOICE, 'system')}", flush=True)

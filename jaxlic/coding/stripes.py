@@ -35,7 +35,7 @@ from jaxlic.layers.reach import Reach
 WHOLE_PIXELS = 1 << 21  # transforms of at most this many positions at the largest
 # resolution run on the whole image at once; larger ones are streamed
 STAGE_POSITIONS = 1 << 17  # output positions of a stage per chunk (x N channels); 2^18
-# runs no faster per pixel and, under tcmalloc, peaks at 4.0 GiB at 24 MP (2.4 with 2^17)
+# runs no faster per pixel and, under tcmalloc, peaks at 4.0 GiB at 24 MP (2.7 with 2^17)
 HALO_SHARE = Fraction(1, 8)  # halo rows of a stage are at most this share of its window
 
 Source = Callable[[int, int], jax.Array]  # (first, stop) -> rows [1, stop - first, W, C]
