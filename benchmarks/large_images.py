@@ -146,9 +146,10 @@ def main() -> None:
     from jaxlic import Codec, ModelConfig
     from jaxlic.cli import allocator
 
-    env = {**{k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUNABLES")},
-           allocator.CHOICE: "system"}
-    if not args.system_allocator:
+    if args.system_allocator:
+        env = {**{k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUNABLES")},
+               allocator.CHOICE: "system"}
+    else:
         env = {**os.environ, **(allocator.fast_allocator_env(os.environ) or {})}
     print(f"allocator: {env.get(allocator.CHOICE, 'system')}", flush=True)
     scratch = pathlib.Path(args.scratch)
