@@ -7,6 +7,7 @@ Each setting file imports this module and overrides a few fields, e.g.
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
 import ml_collections
@@ -20,8 +21,13 @@ DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def model_config(preset: str) -> ml_collections.ConfigDict:
-    """Every ``jaxlic.ModelConfig`` field of a preset (``n128``, ``n256``, ``tiny``)."""
-    return ml_collections.ConfigDict(ModelConfig.preset(preset).to_dict())
+    """Every ``jaxlic.ModelConfig`` field of a preset (``n128``, ``n256``, ``tiny``); the
+    unset ``transform_channels`` is an integer placeholder, so that the command line can
+    set it (``--config.model.transform_channels=64``)."""
+    fields = dataclasses.asdict(ModelConfig.preset(preset))
+    if fields["transform_channels"] is None:
+        fields["transform_channels"] = config_dict.placeholder(int)
+    return ml_collections.ConfigDict(fields)
 
 
 def get_config() -> ml_collections.ConfigDict:

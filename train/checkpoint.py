@@ -25,6 +25,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
+from jaxlic import ModelConfig
 from jaxlic.training import TrainState
 
 
@@ -99,7 +100,10 @@ class Checkpointer:
 
     def check_model(self, step: int, wanted: dict[str, Any]) -> None:
         """Raise ``ValueError`` naming both unless checkpoint ``step`` holds model ``wanted``."""
-        saved = self.saved_config(step).model.to_dict()
+        # Compared as ModelConfigs: a checkpoint written before a field was added to
+        # ModelConfig lacks it and holds the same model as a config with it unset.
+        saved = ModelConfig.from_dict(self.saved_config(step).model.to_dict()).to_dict()
+        wanted = ModelConfig.from_dict(wanted).to_dict()
         if saved != wanted:
             raise ValueError(f"checkpoint {self.directory / str(step)} holds a model with "
                              f"configuration {saved}, but the configuration asks for {wanted}")
@@ -109,9 +113,7 @@ class Checkpointer:
         """The state (structured like ``template``) and RNG key saved at ``step``;
         ``data_iterator`` is moved to its saved position (a grain iterator stays at its
         start if the checkpoint holds none)."""
-        held = HeldDataState()
-        restored = self.manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(), data=grain.checkpoint.CheckpointRestore(held)))
+        saved, rng, held = self.restore_raw(step)
         position = json.loads(held.state)
         if isinstance(data_iterator, HeldDataState):
             data_iterator.set_state(held.state)
@@ -122,8 +124,16 @@ class Checkpointer:
         else:
             data_iterator.set_state(position)
             data_iterator.start_prefetch()
-        state = flax.serialization.from_state_dict(template, restored.state["train_state"])
-        return state, restored.state["rng"]
+        return flax.serialization.from_state_dict(template, saved), rng
+
+    def restore_raw(self, step: int) -> tuple[dict, np.ndarray, HeldDataState]:
+        """Checkpoint ``step`` as saved: the ``TrainState`` as a nested dict of numpy arrays
+        (optax's masked entries as empty dicts), the RNG key and the data-iterator position
+        (held, so that ``save`` writes it back unchanged)."""
+        held = HeldDataState()
+        restored = self.manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(), data=grain.checkpoint.CheckpointRestore(held)))
+        return restored.state["train_state"], restored.state["rng"], held
 
     def params(self, step: int) -> Any:
         """Only the model parameters saved at ``step`` (nested dict of numpy arrays)."""

@@ -20,7 +20,7 @@ MAX_SIDE = 65535
 MAX_PIXELS = 1 << 28  # 268 megapixels: refuse larger headers rather than allocate for them
 FLAG_ESCAPES = 1
 
-# magic, version, flags, model id, height, width, N, radius, quality, latent CRC, z bytes,
+# magic, version, flags, model id, height, width, M, radius, quality, latent CRC, z bytes,
 # y bytes
 _FIXED = struct.Struct("<4sBB8sHHHBHIII")
 _CRC = struct.Struct("<I")
@@ -33,10 +33,10 @@ class Header:
     Attributes:
       model_id: 8 bytes identifying the weights that wrote the file.
       height, width: original image size in pixels (before padding).
-      channels: N, latent channels of the model.
+      channels: M, latent (y) channels of the model.
       radius: y symbols are coded in ``-radius..radius`` (edge symbols may be escaped).
       escapes: whether edge symbols are followed by an escape magnitude.
-      coded: ``[N]`` bool, channels with at least one non-zero value (others are zero).
+      coded: ``[M]`` bool, channels with at least one non-zero value (others are zero).
       quality: quality code of a variable-rate model (thousandths: 1000 is quality 1,
         see ``jaxlic.coding.gains``); 0 for a fixed-rate model.
       latent_crc: CRC-32 of the quantised latents the encoder coded (``latent_checksum``);

@@ -182,14 +182,14 @@ class Codec:
                                      progress=progress)[0]
 
     def latents(self, image: np.ndarray, quality: float | None = None) -> np.ndarray:
-        """The quantised latent ``y^`` (int64 ``[h, w, N]``) that ``compress`` codes."""
+        """The quantised latent ``y^`` (int64 ``[h, w, M]``) that ``compress`` codes."""
         image = to_rgb(image)
         gains = self._gains(self._quality_code(quality))
         y = self._transforms.analysis(self.params, [image])[0]
         return _round(_scaled(y, gains and gains.y)).astype(np.int64)
 
     def decode_latents(self, data: bytes) -> np.ndarray:
-        """The latent ``y^`` (int64 ``[h, w, N]``) a file decodes to, before the inverse
+        """The latent ``y^`` (int64 ``[h, w, M]``) a file decodes to, before the inverse
         gain (variable-rate models) and synthesis."""
         return self._decode_latents(data, None)[0]
 
@@ -301,7 +301,7 @@ class Codec:
 
     def _encode_latents(self, y: np.ndarray, size: tuple[int, int], quality: int,
                         timings: dict[str, float] | None) -> bytes:
-        """The file of one image's latent ``y [h, w, N]`` (g_a's output, before any gain)
+        """The file of one image's latent ``y [h, w, M]`` (g_a's output, before any gain)
         at quality code ``quality`` (0 for a fixed-rate model)."""
         gains = self._gains(quality)
         with _stage(timings, "analysis"):
@@ -336,7 +336,7 @@ class Codec:
     def _decode_latents(self, data: bytes, timings: dict[str, float] | None,
                         max_pixels: int = DEFAULT_MAX_PIXELS
                         ) -> tuple[np.ndarray, tuple[int, int], HostGains | None]:
-        """``(y_hat [h, w, N] int64, (height, width), gains)`` of one file."""
+        """``(y_hat [h, w, M] int64, (height, width), gains)`` of one file."""
         header, z_bytes, y_bytes = bitstream.unpack(data)
         if header.height * header.width > max_pixels:
             raise BitstreamError(
@@ -350,7 +350,7 @@ class Codec:
                 f"file was written by model {header.model_id.hex()}, but these weights are "
                 f"model {self.model_id.hex()}: decode it with the weights that wrote it")
         if header.channels != self.config.latent_channels or header.radius not in RADII:
-            raise BitstreamError(f"header does not fit this model (N={header.channels}, "
+            raise BitstreamError(f"header does not fit this model (M={header.channels}, "
                                  f"radius={header.radius})")
         levels = self.config.rate_levels
         if (header.quality != 0 if not levels
@@ -359,7 +359,7 @@ class Codec:
         gains = self._gains(header.quality)
         height, width = padded_size(header.height, header.width)
         with _stage(timings, "z_coding"):
-            shape = (height // ALIGNMENT, width // ALIGNMENT, self.config.latent_channels)
+            shape = (height // ALIGNMENT, width // ALIGNMENT, self.config.transform_width)
             v = self._decode_z(z_bytes, shape)
         with _stage(timings, "hyper_synthesis"):
             phi = self._phi(v, gains)
@@ -372,7 +372,7 @@ class Codec:
 
     def _phi(self, v: np.ndarray, gains: HostGains | None) -> np.ndarray:
         """Integer h_s of the hyper latent ``z^ = v + median`` (times the inverse hyper gain
-        of a variable-rate model): ``v [hz, wz, N] -> phi [h, w, 2N]`` (float64 integers).
+        of a variable-rate model): ``v [hz, wz, N] -> phi [h, w, 2M]`` (float64 integers).
 
         The input is formed in float64 with IEEE-rounded additions and multiplications
         only, so it is bit-identical on every machine.
@@ -415,7 +415,7 @@ class Codec:
         return flat.reshape(shape)
 
     def _encode_y(self, header: bitstream.Header, phi: np.ndarray, y_hat: np.ndarray) -> bytes:
-        """The y stream of ``y_hat [h, w, N]``, wavefront by wavefront.
+        """The y stream of ``y_hat [h, w, M]``, wavefront by wavefront.
 
         The tables do not depend on how positions are grouped, so the head runs on chunks
         of whole steps (``ENCODE_CHUNK`` positions) rather than one step at a time.
@@ -443,7 +443,7 @@ class Codec:
         return encoder.to_bytes()
 
     def _decode_y(self, header: bitstream.Header, phi: np.ndarray, data: bytes) -> np.ndarray:
-        """Decode ``y_hat [h, w, N]`` (int64) from the y stream."""
+        """Decode ``y_hat [h, w, M]`` (int64) from the y stream."""
         h, w, n = phi.shape[0], phi.shape[1], self.config.latent_channels
         decoder = Decoder(data)
         y_hat = np.zeros((h, w, n), np.int64)
@@ -515,7 +515,7 @@ class Codec:
 
 
 def _scaled(x: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
-    """``x [..., N] * gain [N]`` in float32; ``x`` itself when ``gain`` is None."""
+    """``x [..., C] * gain [C]`` in float32; ``x`` itself when ``gain`` is None."""
     return x if gain is None else (x.astype(np.float32) * gain).astype(np.float32)
 
 

@@ -23,7 +23,8 @@ _EXP_TERMS = 18  # Taylor terms for |r| <= ln(2)/2: error below 1e-19, well unde
 
 
 class HostGains(NamedTuple):
-    """float32 ``[N]`` gain vectors of one quality (see ``jaxlic.models.Gains``)."""
+    """float32 gain vectors of one quality, ``[M]`` for y and ``[N]`` for z (see
+    ``jaxlic.models.Gains``)."""
 
     y: np.ndarray
     y_inverse: np.ndarray

@@ -103,7 +103,7 @@ class Transforms:
     def analysis(self, params: Any, images: Sequence[np.ndarray],
                  report: Report | None = None) -> np.ndarray:
         """``y~ = g_a(x) * m`` of same-size uint8 images ``[H, W, 3]``: float32
-        ``[B, H'/16, W'/16, N]`` with ``H', W'`` the padded size."""
+        ``[B, H'/16, W'/16, M]`` with ``H', W'`` the padded size."""
         padded = [_pad(image) for image in images]
         height, width = padded[0].shape[:2]
         if self._streamed["analysis"].plan(height, width) is None:
@@ -112,12 +112,12 @@ class Transforms:
                          for image in padded])
 
     def hyper_analysis(self, params: Any, y_tilde: np.ndarray) -> np.ndarray:
-        """``z = h_a(y~)``: ``[h, w, N] -> [h/4, w/4, N]`` float32."""
+        """``z = h_a(y~)``: ``[h, w, M] -> [h/4, w/4, N]`` float32."""
         return self._run("hyper_analysis", params, y_tilde[None])[0]
 
     def synthesis(self, params: Any, y_hat: np.ndarray, report: Report | None = None
                   ) -> np.ndarray:
-        """uint8 pixels ``[B, 16h, 16w, 3]`` of ``g_s(PQF(y^))`` for ``y^ [B, h, w, N]``
+        """uint8 pixels ``[B, 16h, 16w, 3]`` of ``g_s(PQF(y^))`` for ``y^ [B, h, w, M]``
         (float32, after any inverse gain), clipped to [0, 1] and rounded."""
         return self._run("synthesis", params, y_hat, report)
 

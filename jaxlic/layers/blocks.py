@@ -93,17 +93,19 @@ class DownBlock(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """Sub-pixel x2 block: ``conv3x3 (4C) -> LeakyReLU -> d2s -> conv3x3 -> IGDN`` plus a
-    ``conv1x1 (4C) -> d2s`` shortcut. ``[B, H, W, C] -> [B, 2H, 2W, C]``.
+    """Sub-pixel x2 block: ``conv3x3 (4F) -> LeakyReLU -> d2s -> conv3x3 -> IGDN`` plus a
+    ``conv1x1 (4F) -> d2s`` shortcut. ``[B, H, W, C] -> [B, 2H, 2W, F]``, ``F = features``
+    (default ``C``).
     """
 
     REACH: ClassVar[Reach] = parallel(chain(conv_reach(1), SUBPIXEL),
                                       chain(conv_reach(3), SUBPIXEL, conv_reach(3)))
+    features: int | None = None
     dtype: Any = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        c = x.shape[-1]
+        c = self.features or x.shape[-1]
         shortcut = depth_to_space(conv(4 * c, 1, dtype=self.dtype)(x))
         h = depth_to_space(leaky_relu(conv(4 * c, 3, dtype=self.dtype)(x)))
         h = GDN(inverse=True)(conv(c, 3, dtype=self.dtype)(h))

@@ -8,7 +8,7 @@ import flax.linen as nn
 
 from jaxlic.ops.math import lower_bound
 
-_PEDESTAL = 2.0**-36  # tfc reparam_offset**2 with reparam_offset = 2**-18
+PEDESTAL = 2.0**-36  # tfc reparam_offset**2 with reparam_offset = 2**-18
 
 
 def _reparam_init(value_fn):
@@ -16,14 +16,14 @@ def _reparam_init(value_fn):
 
     def init(key, shape, dtype=jnp.float32):
         del key
-        return jnp.sqrt(value_fn(shape, dtype) + _PEDESTAL)
+        return jnp.sqrt(value_fn(shape, dtype) + PEDESTAL)
 
     return init
 
 
 def _reparam_value(param: jax.Array, minimum: float) -> jax.Array:
     """Effective value ``max(param, sqrt(minimum + pedestal))**2 - pedestal`` (non-negative)."""
-    return lower_bound(param, float((minimum + _PEDESTAL) ** 0.5)) ** 2 - _PEDESTAL
+    return lower_bound(param, float((minimum + PEDESTAL) ** 0.5)) ** 2 - PEDESTAL
 
 
 class GDN(nn.Module):

@@ -7,6 +7,9 @@
     y~ --Q--> y^ --masked 5x5 ctx--> c --[c, phi]--> EP --> GMM(K=3) p(y^)
     y^ --PQF--> y' --g_s (1 MSRB)--> x^
 
+y has M channels (``ModelConfig.latent_channels``); g_a, g_s, the hyperprior and z have
+N (``ModelConfig.transform_width``; N = M in the paper).
+
 A variable-rate model (``ModelConfig.rate_levels`` > 0) adds gain units (Cui et al.
 2021): y~ and z are multiplied by per-channel gains of the quality level before
 quantisation, and y^ and z^ by inverse gains after it (before g_s and h_s); the context
@@ -56,7 +59,7 @@ def check_image_size(height: int, width: int) -> None:
 
 
 class Gains(NamedTuple):
-    """Per-example gain vectors of a variable-rate model, each ``[B, N]``."""
+    """Per-example gain vectors of a variable-rate model: ``[B, M]`` for y, ``[B, N]`` for z."""
 
     y: jax.Array
     y_inverse: jax.Array
@@ -78,26 +81,26 @@ class AsymmetricModel(nn.Module):
     dtype: Any = jnp.float32
 
     def setup(self):
-        cfg, n = self.config, self.config.latent_channels
-        self.g_a = AnalysisTransform(n, dtype=self.dtype)
+        cfg, n, m = self.config, self.config.transform_width, self.config.latent_channels
+        self.g_a = AnalysisTransform(n, m, dtype=self.dtype)
         if cfg.importance_map:
-            self.importance_map = ImportanceMap(n, dtype=self.dtype)
+            self.importance_map = ImportanceMap(m, dtype=self.dtype)
         self.h_a = HyperAnalysis(n)
-        self.h_s = HyperSynthesis(n)
-        self.context = MaskedConv(n, 2 * n, cfg.context_kernel)
-        self.entropy_parameters = EntropyParameters(n, cfg.mixture_components, cfg.ep_hidden)
+        self.h_s = HyperSynthesis(n, m)
+        self.context = MaskedConv(m, 2 * m, cfg.context_kernel)
+        self.entropy_parameters = EntropyParameters(m, cfg.mixture_components, cfg.ep_hidden)
         self.entropy_bottleneck = EntropyBottleneck(n)
         if cfg.use_pqf:
             self.pqf = PostQuantFilter(dtype=self.dtype)
         self.g_s = SynthesisTransform(n, dtype=self.dtype)
         if cfg.variable_rate:
-            self.gain_y = GainUnit(cfg.rate_levels, n)
+            self.gain_y = GainUnit(cfg.rate_levels, m)
             self.gain_z = GainUnit(cfg.rate_levels, n)
 
     # -- entry points ---------------------------------------------------------------
 
     def analysis(self, x: jax.Array) -> jax.Array:
-        """Masked latent ``y~ = g_a(x) * m``: ``[B, H, W, 3] in [0, 1] -> [B, H/16, W/16, N]``."""
+        """Masked latent ``y~ = g_a(x) * m``: ``[B, H, W, 3] in [0, 1] -> [B, H/16, W/16, M]``."""
         check_image_size(x.shape[1], x.shape[2])
         return self._run_stages(x, "analysis")
 
@@ -109,11 +112,11 @@ class AsymmetricModel(nn.Module):
         return Gains(*self.gain_y(level), *self.gain_z(level))
 
     def hyper_analysis(self, y_tilde: jax.Array) -> jax.Array:
-        """``z = h_a(y~)``: ``[B, h, w, N] -> [B, h/4, w/4, N]``."""
+        """``z = h_a(y~)``: ``[B, h, w, M] -> [B, h/4, w/4, N]``."""
         return self.h_a(y_tilde)
 
     def hyper_synthesis(self, z_hat: jax.Array) -> jax.Array:
-        """``phi = h_s(z^)``: ``[B, h, w, N] -> [B, 4h, 4w, 2N]``."""
+        """``phi = h_s(z^)``: ``[B, h, w, N] -> [B, 4h, 4w, 2M]``."""
         return self.h_s(z_hat)
 
     def z_medians(self) -> jax.Array:
@@ -123,7 +126,7 @@ class AsymmetricModel(nn.Module):
     def mixture(self, y_hat: jax.Array, phi: jax.Array) -> Mixture:
         """GMM parameters for a whole latent with the full masked convolution (training).
 
-        ``y^ [B, h, w, N], phi [B, h, w, 2N] -> Mixture of [B, h, w, K, N]``.
+        ``y^ [B, h, w, M], phi [B, h, w, 2M] -> Mixture of [B, h, w, K, M]``.
         """
         ctx = self.context(y_hat)
         return self._mixture(jnp.concatenate([ctx, phi], axis=-1))
@@ -131,8 +134,8 @@ class AsymmetricModel(nn.Module):
     def mixture_at(self, taps: jax.Array, phi: jax.Array) -> Mixture:
         """GMM parameters at P positions from their causal neighbours, in float.
 
-        ``taps [P, T, N]`` (see ``MaskedConv.from_taps``), ``phi [P, 2N]`` ->
-        ``Mixture`` of ``[P, K, N]``. The coder uses the integer version of this network
+        ``taps [P, T, M]`` (see ``MaskedConv.from_taps``), ``phi [P, 2M]`` ->
+        ``Mixture`` of ``[P, K, M]``. The coder uses the integer version of this network
         (``jaxlic.coding.exact``), whose tables do not depend on the platform.
         """
         ctx = self.context.from_taps(taps)
@@ -143,11 +146,11 @@ class AsymmetricModel(nn.Module):
         return mixture_from_raw(raw, self.config.mixture_components, self.config.scale_bound)
 
     def filter_latent(self, y_hat: jax.Array) -> jax.Array:
-        """PQF output ``y'`` (or ``y^`` itself when the filter is disabled). ``[B, h, w, N]``."""
+        """PQF output ``y'`` (or ``y^`` itself when the filter is disabled). ``[B, h, w, M]``."""
         return self.pqf(y_hat.astype(self.dtype)) if self.config.use_pqf else y_hat
 
     def synthesis(self, y_hat: jax.Array) -> jax.Array:
-        """``x^ = g_s(PQF(y^))``, ``[B, h, w, N] -> [B, 16h, 16w, 3]``, float32, not clipped."""
+        """``x^ = g_s(PQF(y^))``, ``[B, h, w, M] -> [B, 16h, 16w, 3]``, float32, not clipped."""
         return self._run_stages(y_hat, "synthesis")
 
     # -- stages, for streaming large images (jaxlic.coding.stripes) -------------------
@@ -201,7 +204,7 @@ class AsymmetricModel(nn.Module):
             variable-rate model; required for one, refused for a fixed-rate model.
 
         Returns:
-          ``x_hat [B, H, W, 3]``; ``likelihoods`` with ``y [B, H/16, W/16, N]`` and
+          ``x_hat [B, H, W, 3]``; ``likelihoods`` with ``y [B, H/16, W/16, M]`` and
           ``z [B, H/64, W/64, N]`` (bin masses, bounded below); ``pq_loss``, the mean
           squared error of the PQF output against y~ (gradient reaches the PQF only).
         """

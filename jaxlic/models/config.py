@@ -6,12 +6,20 @@ import dataclasses
 from typing import Any
 
 
+# Fields added after models were released, written by ``to_dict`` only when set.
+LATE_FIELDS = ("transform_channels",)
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Hyperparameters of the asymmetric codec (spec sections 3 and 9).
 
     Attributes:
-      latent_channels: N, channels of y and z (128 at low rates, 256 at high rates).
+      latent_channels: M, channels of y (128 at low rates, 256 at high rates).
+      transform_channels: N, the width of g_a, g_s and the hyperprior and the channels of
+        z; None (the paper's models) means N = M. A latent wider than the transforms is
+        Ballé et al.'s (2018) and CompressAI's layout (e.g. N = 128, M = 192), the cheap
+        way to raise the quality a narrow model can reach at high rates.
       ep_hidden: width of the entropy-parameter head (640 in the paper for both N).
       mixture_components: K of the Gaussian mixture.
       context_kernel: size of the type-A masked context convolution.
@@ -26,6 +34,7 @@ class ModelConfig:
     """
 
     latent_channels: int = 128
+    transform_channels: int | None = None
     ep_hidden: int = 640
     mixture_components: int = 3
     context_kernel: int = 5
@@ -39,10 +48,19 @@ class ModelConfig:
     def __post_init__(self):
         if self.latent_channels < 2 or self.latent_channels % 2:
             raise ValueError(f"latent_channels must be even and >= 2, got {self.latent_channels}")
+        if self.transform_channels is not None and (
+                self.transform_channels < 2 or self.transform_channels % 2):
+            raise ValueError("transform_channels must be None, or even and >= 2, got "
+                             f"{self.transform_channels}")
         if self.context_kernel % 2 == 0:
             raise ValueError(f"context_kernel must be odd, got {self.context_kernel}")
         if self.rate_levels == 1 or self.rate_levels < 0:
             raise ValueError(f"rate_levels must be 0 (fixed rate) or >= 2, got {self.rate_levels}")
+
+    @property
+    def transform_width(self) -> int:
+        """N: channels of g_a, g_s, the hyperprior and z."""
+        return self.transform_channels or self.latent_channels
 
     @property
     def variable_rate(self) -> bool:
@@ -79,7 +97,14 @@ class ModelConfig:
         return presets[name]()
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields, leaving out those of ``LATE_FIELDS`` that hold their default: the
+        dictionary of a model that does not use a later field is the one it had before the
+        field existed, so weights files and their model ids stay the same."""
+        d = dataclasses.asdict(self)
+        for name in LATE_FIELDS:
+            if d[name] is None:
+                del d[name]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":

@@ -28,7 +28,7 @@ def _apply_layers(layers: tuple, x: jax.Array, first: int, last: int | None) -> 
 
 
 class AnalysisTransform(nn.Module):
-    """g_a with three MSRBs: ``[B, H, W, 3] -> y [B, H/16, W/16, N]``.
+    """g_a with three MSRBs: ``[B, H, W, 3] -> y [B, H/16, W/16, M]``.
 
     Layers ``0 .. TRUNK - 1`` end with the third MSRB, whose output
     ``t [B, H/8, W/8, N]`` also feeds the importance map; layers ``TRUNK ..`` map t to y.
@@ -38,7 +38,8 @@ class AnalysisTransform(nn.Module):
     REACHES: ClassVar[tuple[Reach, ...]] = (
         DownBlock.REACH, MSRB.REACH, DownBlock.REACH, AttentionModule.REACH, MSRB.REACH,
         DownBlock.REACH, MSRB.REACH, conv_reach(3, 2), AttentionModule.REACH)
-    channels: int
+    channels: int  # N
+    latent_channels: int  # M
     dtype: Any = None
 
     @nn.compact
@@ -53,20 +54,21 @@ class AnalysisTransform(nn.Module):
             lambda h: DownBlock(n, dtype=dt, name="DownBlock_2")(h),
             lambda h: MSRB(dtype=dt, name="MSRB_2")(h),
             # The code's last conv has neither bias nor GDN (spec D2).
-            lambda h: conv(n, 3, stride=2, use_bias=False, dtype=dt, name="Conv_0")(h),
+            lambda h: conv(self.latent_channels, 3, stride=2, use_bias=False, dtype=dt,
+                           name="Conv_0")(h),
             lambda h: AttentionModule(dtype=dt, name="AttentionModule_1")(h),
         )
         return _apply_layers(layers, x, first, last)
 
 
 class ImportanceMap(nn.Module):
-    """``t [B, H/8, W/8, N] -> m [B, H/16, W/16, N]`` in (-1/2, 1/2): softsign(tanh(.)).
+    """``t [B, H/8, W/8, N] -> m [B, H/16, W/16, M]`` in (-1/2, 1/2): softsign(tanh(.)).
 
     conv3x3/2 + GDN, three RU_3 with a long skip around them (spec 3.2, D3-D5).
     """
 
     REACH: ClassVar[Reach] = chain(conv_reach(3, 2), *[conv_reach(3)] * 3)
-    channels: int
+    channels: int  # M
     dtype: Any = None
 
     @nn.compact
@@ -79,11 +81,11 @@ class ImportanceMap(nn.Module):
 
 
 class HyperAnalysis(nn.Module):
-    """h_a: five 3x3 convs (strides 1, 1, 2, 1, 2). ``[B, h, w, N] -> [B, h/4, w/4, N]``."""
+    """h_a: five 3x3 convs (strides 1, 1, 2, 1, 2). ``[B, h, w, M] -> [B, h/4, w/4, N]``."""
 
     STRIDES: ClassVar[tuple[int, ...]] = (1, 1, 2, 1, 2)
     REACH: ClassVar[Reach] = chain(*[conv_reach(3, s) for s in STRIDES])
-    channels: int
+    channels: int  # N
 
     @nn.compact
     def __call__(self, y: jax.Array) -> jax.Array:
@@ -103,29 +105,31 @@ UP_CONV_REACH = Reach(SUBPIXEL.scale, 1)  # output p reads inputs floor(p / 2) -
 
 
 class HyperSynthesis(nn.Module):
-    """h_s: conv, up-conv x2, conv to 1.5N, up-conv x2, conv to 2N (no final activation).
-
-    ``[B, h, w, N] -> [B, 4h, 4w, 2N]``.
+    """h_s: conv, up-conv x2, conv to 1.5M, up-conv x2, conv to 2M (no final activation),
+    the first two at N channels. ``[B, h, w, N] -> [B, 4h, 4w, 2M]``.
     """
 
     REACH: ClassVar[Reach] = chain(conv_reach(3), UP_CONV_REACH, conv_reach(3), UP_CONV_REACH,
                                    conv_reach(3))
-    channels: int
+    channels: int  # N
+    latent_channels: int  # M
 
     @nn.compact
     def __call__(self, z: jax.Array) -> jax.Array:
-        n, mid = self.channels, (3 * self.channels) // 2
+        n, m = self.channels, self.latent_channels
+        mid = (3 * m) // 2
         h = leaky_relu(conv(n, 3)(z))
         h = leaky_relu(up_conv(n)(h))
         h = leaky_relu(conv(mid, 3)(h))
         h = leaky_relu(up_conv(mid)(h))
-        return conv(2 * n, 3)(h)
+        return conv(2 * m, 3)(h)
 
 
 class SynthesisTransform(nn.Module):
-    """g_s with one MSRB: ``[B, H/16, W/16, N] -> [B, H, W, 3]`` (not clipped).
+    """g_s with one MSRB: ``[B, H/16, W/16, M] -> [B, H, W, 3]`` (not clipped).
 
-    AM, UB, UB, AM, MSRB (the only decoder MSRB, spec A4), UB, conv3x3 to 12, d2s.
+    AM, UB, UB, AM, MSRB (the only decoder MSRB, spec A4), UB, conv3x3 to 12, d2s; the
+    first attention module works on the M channels of y, the first up block maps them to N.
 
     Deviation from the reference initialisation: the last conv starts with a zero kernel
     and a bias of 1/2, so the untrained model reconstructs mid-grey. With the tfc
@@ -139,7 +143,7 @@ class SynthesisTransform(nn.Module):
     REACHES: ClassVar[tuple[Reach, ...]] = (
         AttentionModule.REACH, UpBlock.REACH, UpBlock.REACH, AttentionModule.REACH,
         MSRB.REACH, UpBlock.REACH, chain(conv_reach(3), SUBPIXEL))
-    channels: int
+    channels: int  # N
     dtype: Any = None
 
     @nn.compact
@@ -147,7 +151,7 @@ class SynthesisTransform(nn.Module):
         dt = self.dtype
         layers = (
             lambda h: AttentionModule(dtype=dt, name="AttentionModule_0")(h),
-            lambda h: UpBlock(dtype=dt, name="UpBlock_0")(h),
+            lambda h: UpBlock(self.channels, dtype=dt, name="UpBlock_0")(h),
             lambda h: UpBlock(dtype=dt, name="UpBlock_1")(h),
             lambda h: AttentionModule(dtype=dt, name="AttentionModule_1")(h),
             lambda h: MSRB(dtype=dt, name="MSRB_0")(h),

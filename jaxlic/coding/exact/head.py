@@ -34,9 +34,9 @@ class IntHead:
     """Integer context model and entropy-parameter head.
 
     Attributes:
-      context: masked conv over ``[12 N]`` taps (tap-major, see ``causal_offsets``) -> 2N.
+      context: masked conv over ``[12 M]`` taps (tap-major, see ``causal_offsets``) -> 2M.
       hidden: the head's two hidden layers (4N -> H and H -> H), both LeakyReLU; the
-        first one's kernel rows are ``[ctx (2N); phi (2N)]``.
+        first one's kernel rows are ``[ctx (2M); phi (2M)]``.
       out: the last layer H -> 3KN (no bias), output in ``RAW_FRAC`` fixed point.
     """
 
@@ -49,7 +49,7 @@ class IntHead:
         return self.context.bias.shape[0]
 
     def phi_products(self, phi: Any, xp: Any = np) -> Any:
-        """The phi half of the first hidden layer: ``[..., 2N] -> [..., H]`` (exact)."""
+        """The phi half of the first hidden layer: ``[..., 2M] -> [..., H]`` (exact)."""
         half = dataclasses.replace(self.hidden[0], kernel=self.hidden[0].kernel[self._split:])
         return half.products(phi, xp)
 
@@ -57,7 +57,7 @@ class IntHead:
         """Raw mixture parameters at P positions (NumPy, or traced with ``jax.numpy``).
 
         Args:
-          taps: ``[P, 12 N]`` causal neighbours (integers; clamped to ``TAP_LIMIT``).
+          taps: ``[P, 12 M]`` causal neighbours (integers; clamped to ``TAP_LIMIT``).
           phi_products: ``[P, H]`` rows of ``phi_products`` for the same positions.
           out: ``self.out`` or a column subset of it (``columns``).
 
@@ -75,7 +75,7 @@ class IntHead:
         the one shared by both halves of the first layer's input."""
         k = np.asarray(context["kernel"], np.float64)
         rows, cols = np.nonzero(causal_mask(k.shape[0]))
-        ctx_kernel = k[rows, cols].reshape(-1, k.shape[-1])  # [12 N, 2N], tap-major
+        ctx_kernel = k[rows, cols].reshape(-1, k.shape[-1])  # [12 M, 2M], tap-major
         ctx_bias = np.asarray(context["bias"], np.float64)
         estimate = max(magnitude(ctx_kernel, ctx_bias, TAP_MAGNITUDE), phi_magnitude)
         frac = frac_ep = frac_bits(estimate)

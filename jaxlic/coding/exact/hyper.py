@@ -1,6 +1,6 @@
 """h_s as an integer network (spec 3.5): conv, up-conv, conv, up-conv, conv.
 
-``[h, w, N]`` fixed-point z^ -> ``[4h, 4w, 2N]`` fixed-point phi, each layer an
+``[h, w, N]`` fixed-point z^ -> ``[4h, 4w, 2M]`` fixed-point phi, each layer an
 ``IntLinear`` over 3x3 patches. The transposed convolutions are evaluated in their
 sub-pixel form (``up_conv3x3``), which needs no multiplications by inserted zeros.
 """
@@ -84,7 +84,7 @@ class IntHyperSynthesis:
 
     def __call__(self, z: Any, xp: Any = np) -> Any:
         """``z [h, w, N]`` (float64 values, computed bit-exactly by the caller) ->
-        ``phi [4h, 4w, 2N]`` (float64 integers in the output layer's fixed point); NumPy,
+        ``phi [4h, 4w, 2M]`` (float64 integers in the output layer's fixed point); NumPy,
         or traced with ``jax.numpy`` in 64-bit mode."""
         x = xp.clip(round_half_up(xp.ldexp(z, self.frac_in), xp), -ACT_LIMIT, ACT_LIMIT)
         for (_, transposed, _), layer in zip(LAYERS, self.layers):

@@ -93,8 +93,8 @@ HYPER_HALO = 3  # hyper-latent rows of context on each side of a band (h_s reach
 @functools.partial(jax.jit, static_argnames=("components", "radius"))
 def coding_tables(head: IntHead, out: IntLinear, taps: jax.Array, phi: jax.Array,
                   tables: DeviceTables, components: int, radius: int) -> jax.Array:
-    """Integer tables ``[P, n, 2R + 1]`` at P positions from their taps ``[P, 12N]`` and
-    ``phi [P, 2N]``: ``IntHead.raw`` then ``frequencies``, one program. Call it inside
+    """Integer tables ``[P, n, 2R + 1]`` at P positions from their taps ``[P, 12M]`` and
+    ``phi [P, 2M]``: ``IntHead.raw`` then ``frequencies``, one program. Call it inside
     ``exact_xla`` with operands from ``to_device``."""
     raw = head.raw(taps, head.phi_products(phi, jnp), out, jnp)
     return frequencies(raw, tables, components, radius)
@@ -110,7 +110,7 @@ def hyper_synthesis(hyper: IntHyperSynthesis, z: np.ndarray) -> np.ndarray:
     ``HYPER_POSITIONS`` positions: each runs on a band of rows with ``HYPER_HALO`` rows of
     context on both sides and keeps its own rows. The arithmetic is exact, so the bands
     give the whole-image result bit for bit, with memory bounded by the band. Call it
-    inside ``exact_xla``; ``phi [4hz, 4wz, 2N]``."""
+    inside ``exact_xla``; ``phi [4hz, 4wz, 2M]``."""
     height, width = z.shape[:2]
     rows = max(HYPER_POSITIONS // max(width, 1), 1)
     phi = np.empty((4 * height, 4 * width, hyper.layers[-1].bias.shape[0]), np.float64)

@@ -1,0 +1,100 @@
+"""Widen the latent of a training run into a new run (``jaxlic.training.widen``).
+
+::
+
+    python -m train.widen --from_workdir=RUN --workdir=NEW --latent_channels=128
+
+writes one checkpoint into NEW at the step of RUN's last checkpoint (or ``--step``): the
+widened parameters, Adam's moments at their new places (zeros for the new entries), the
+same RNG key and data-iterator position, and RUN's configuration with
+``model.latent_channels`` and ``model.transform_channels`` set, so the schedules, the
+data order and the CPU-hour count (RUN's metrics up to the step are copied) go on as if
+the run had always been wide. Continue it like any run::
+
+    train/cpu_run.sh NEW --config.model.latent_channels=128 \\
+        --config.model.transform_channels=64 [RUN's other flags]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from typing import Any
+
+import ml_collections
+from absl import app, flags
+
+from jaxlic import ModelConfig
+from jaxlic.training import TrainState
+from jaxlic.training.widen import widen_moments, widen_params
+from train.checkpoint import Checkpointer
+from train.metrics_writer import METRICS_FILE
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("from_workdir", None, "Training folder whose checkpoint is widened.")
+flags.DEFINE_string("workdir", None, "New training folder (must hold no checkpoints).")
+flags.DEFINE_integer("latent_channels", None, "M of the widened model (more than the old M).")
+flags.DEFINE_integer("step", None, "Checkpoint step to widen (default: the last).")
+flags.DEFINE_integer("seed", 0, "Seed of the new weights' random draws.")
+flags.DEFINE_float("new_gain", 0.01, "Gains of the new channels, relative to the old "
+                   "channels' mean: small, so that they start at almost no rate.")
+
+
+def _widen_optimizer(state: Any, param_keys: set[str], old: ModelConfig,
+                     new: ModelConfig) -> Any:
+    """Every parameter-shaped subtree of a saved optimiser state widened by
+    ``widen_moments``; counts and other leaves as they are."""
+    if not isinstance(state, dict):
+        return state
+    if state and set(state) == param_keys:
+        return widen_moments(state, old, new)
+    return {k: _widen_optimizer(v, param_keys, old, new) for k, v in state.items()}
+
+
+def widen_run(source: str | os.PathLike, target: str | os.PathLike, latent_channels: int,
+              step: int | None = None, seed: int = 0, new_gain: float = 0.01) -> int:
+    """Write the widened checkpoint of ``source`` into ``target``; return its step."""
+    target = pathlib.Path(target)
+    reader = Checkpointer(source, read_only=True)
+    try:
+        step = reader.saved_step(step)
+        config = reader.saved_config(step)
+        saved, rng, data = reader.restore_raw(step)
+    finally:
+        reader.close()
+    old = ModelConfig.from_dict(config.model.to_dict())
+    new = ModelConfig.from_dict({**old.to_dict(), "latent_channels": latent_channels,
+                                 "transform_channels": old.transform_width})
+    params = widen_params(saved["params"], old, new, seed=seed, new_gain=new_gain)
+    state = TrainState(step=saved["step"], params=params, bad_step=saved["bad_step"],
+                       opt_state=_widen_optimizer(saved["opt_state"], set(params), old, new))
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.model.latent_channels = new.latent_channels
+    config.model.transform_channels = new.transform_width
+    writer = Checkpointer(target)
+    try:
+        if writer.latest_step() is not None:
+            raise FileExistsError(f"{target} already holds checkpoints")
+        writer.save(state, rng, data, config)
+    finally:
+        writer.close()
+    metrics = pathlib.Path(source) / METRICS_FILE
+    if metrics.exists():
+        kept = [line for line in metrics.read_text().splitlines()
+                if json.loads(line)["step"] <= step]
+        (target / METRICS_FILE).write_text("".join(line + "\n" for line in kept))
+    return step
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    step = widen_run(FLAGS.from_workdir, FLAGS.workdir, FLAGS.latent_channels, FLAGS.step,
+                     FLAGS.seed, FLAGS.new_gain)
+    print(f"widened step {step} of {FLAGS.from_workdir} to M = {FLAGS.latent_channels} "
+          f"in {FLAGS.workdir}")
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["from_workdir", "workdir", "latent_channels"])
+    app.run(main)
