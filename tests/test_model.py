@@ -38,6 +38,25 @@ def test_forward_shapes(tiny_config, tiny_params, h, w):
     assert out["pq_loss"].shape == ()
 
 
+def test_latent_wider_than_the_transforms():
+    """M (latent_channels) channels in y, phi and the gains; N (transform_channels) in z."""
+    config = ModelConfig(latent_channels=24, transform_channels=16, ep_hidden=48, rate_levels=2)
+    model = AsymmetricModel(config)
+    params = jax.eval_shape(lambda: model.init({"params": jax.random.PRNGKey(0), "noise":
+                                                jax.random.PRNGKey(0)},
+                                               jnp.zeros((1, 64, 64, 3)), level=jnp.zeros(1)))
+    out = jax.eval_shape(lambda v: model.apply(v, jnp.zeros((1, 128, 64, 3)), level=jnp.zeros(1),
+                                               rngs={"noise": jax.random.PRNGKey(0)}), params)
+    assert out["likelihoods"]["y"].shape == (1, 8, 4, 24)
+    assert out["likelihoods"]["z"].shape == (1, 2, 1, 16)
+    p = params["params"]
+    assert p["g_a"]["DownBlock_0"]["Conv_0"]["kernel"].shape[-1] == 16
+    assert p["h_s"]["Conv_2"]["kernel"].shape[-1] == 48
+    assert p["gain_y"]["log_gain"].shape == (2, 24) and p["gain_z"]["log_gain"].shape == (2, 16)
+    assert p["g_s"]["UpBlock_0"]["Conv_1"]["kernel"].shape[-2:] == (24, 64)  # 3x3 to 4N
+    assert p["g_s"]["UpBlock_0"]["Conv_2"]["kernel"].shape[-2:] == (16, 16)
+
+
 def test_forward_values_are_sane(tiny_config, tiny_params):
     model = AsymmetricModel(tiny_config)
     x = jax.random.uniform(jax.random.PRNGKey(0), (1, 64, 64, 3))
@@ -59,6 +78,14 @@ def test_config_presets_and_roundtrip():
     assert ModelConfig.n256().latent_channels == 256
     cfg = ModelConfig.tiny()
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    # An unset transform_channels is left out, so that older models keep their dict (and
+    # their model ids); a set one is written and read back.
+    assert "transform_channels" not in cfg.to_dict() and cfg.transform_width == 16
+    wide = ModelConfig(latent_channels=32, transform_channels=16)
+    assert wide.to_dict()["transform_channels"] == 16 and wide.transform_width == 16
+    assert ModelConfig.from_dict(wide.to_dict()) == wide
+    with pytest.raises(ValueError, match="transform_channels"):
+        ModelConfig(latent_channels=32, transform_channels=15)
     with pytest.raises(ValueError):
         ModelConfig.preset("n512")
     with pytest.raises(ValueError):

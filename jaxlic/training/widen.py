@@ -5,13 +5,14 @@ the same model with M' > M (``ModelConfig.latent_channels``; the transforms keep
 width N, so ``transform_channels`` must be set to the old N). The old channels keep
 their places and weights. Every weight that reads a new channel starts at zero, so the
 reconstruction, z and the likelihoods of the old channels do not change. Every weight
-that writes a new channel starts random (``scale`` times a LeCun-normal draw), so that
+that writes a new channel starts random (a LeCun-normal draw), so that
 the new channels carry a signal from the first step and the gradients that reach the
 zero weights are not zero: training then decides how much of the new capacity to use.
 The exceptions are chosen for a sensible start of the new channels: the entropy head
 predicts them with the mixture of a zero output (equal weights, zero means, the
-smallest scale), the post-quantisation filter passes them through, and their gains
-start at the mean of the old channels' (times ``new_gain``).
+smallest scale), the post-quantisation filter passes them through, and their gains and
+inverse gains start at the means of the old channels' (the gains times ``new_gain``, so
+that the new channels start at almost no rate).
 
 This is net2net-style growth (Chen et al. 2016, "Net2Net"), used here because a model
 trained for many CPU hours at M = N = 64 reaches a PSNR ceiling set by its latent: the
@@ -73,10 +74,12 @@ def _place(path: Path, value: np.ndarray, start: np.ndarray, old: ModelConfig,
 
 
 def _new_param(path: Path, value: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator,
-               old: ModelConfig, new: ModelConfig, scale: float, new_gain: float) -> np.ndarray:
+               old: ModelConfig, new: ModelConfig, new_gain: float) -> np.ndarray:
     name = path[-1]
     if path[0] in ("gain_y", "gain_z") and name in ("log_gain", "log_inverse"):
-        offset = np.log(new_gain) * (1.0 if name == "log_gain" else -1.0)
+        # Only the gain is scaled: an inverse gain scaled up as well would amplify the
+        # quantisation noise that g_s reads from the new channels.
+        offset = np.log(new_gain) if name == "log_gain" else 0.0
         start = np.repeat(value.mean(axis=1, keepdims=True) + offset, shape[1], axis=1)
         return _place(path, value, start, old, new)[0]
     if name == "beta":  # GDN: the stored form of 1
@@ -95,7 +98,7 @@ def _new_param(path: Path, value: np.ndarray, shape: tuple[int, ...], rng: np.ra
     elif path == _HEAD_OUTPUT:
         start = np.zeros(shape)
     else:
-        start = rng.normal(0.0, scale / np.sqrt(np.prod(shape[:-1])), shape)
+        start = rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[:-1])), shape)
     out, maps = _place(path, value, start, old, new)
     reads_new = np.setdiff1d(np.arange(shape[-2]), maps[-2])
     out[..., reads_new, :] = 0.0
@@ -116,7 +119,7 @@ def _new_shapes(new: ModelConfig) -> dict[Path, tuple[int, ...]]:
 
 
 def widen_params(params: dict, old: ModelConfig, new: ModelConfig, seed: int = 0,
-                 scale: float = 1.0, new_gain: float = 1.0) -> dict:
+                 new_gain: float = 1.0) -> dict:
     """The parameters of ``new`` (``old`` with more latent channels, see
     ``check_widening``) that compute what ``params`` of ``old`` compute; float32 numpy."""
     check_widening(old, new)
@@ -129,8 +132,7 @@ def widen_params(params: dict, old: ModelConfig, new: ModelConfig, seed: int = 0
         value = np.asarray(value, np.float32)
         if value.shape == shapes[path]:
             return value
-        return _new_param(path, value, shapes[path], rng, old, new, scale,
-                          new_gain).astype(np.float32)
+        return _new_param(path, value, shapes[path], rng, old, new, new_gain).astype(np.float32)
 
     return _map_leaves(params, widen)
 
