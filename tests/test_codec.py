@@ -273,3 +273,16 @@ def test_latent_checksum_catches_a_wrong_decode(codec):
                          y_bytes)
     with pytest.raises(BitstreamError, match="latent checksum"):
         codec.decompress(bad)
+
+
+def test_latent_wider_than_the_transforms_roundtrip():
+    """M = 24 latent channels over N = 16: y, phi and the gains have M channels, z has N;
+    files decode to the encoder's latents at any quality."""
+    config = ModelConfig(latent_channels=24, transform_channels=16, ep_hidden=48, rate_levels=2)
+    wide = Codec.random(config, seed=0)
+    image = _image(70, 90)
+    for quality in (1, 1.5):
+        data = wide.compress(image, quality=quality)
+        assert bitstream.unpack(data)[0].channels == 24
+        np.testing.assert_array_equal(wide.decode_latents(data), wide.latents(image, quality))
+        assert wide.decompress(data).shape == image.shape

@@ -4,8 +4,8 @@
 #   train/cpu_run.sh RUN_DIR [CONFIG] [--config.field=value ...]
 #
 # RUN_DIR holds the checkpoints (resumed when present), train.log and train.pid; CONFIG
-# defaults to configs/variable_rate_n64.py. Uses tcmalloc when the system has it (about
-# 20 % less CPU per step on the 2-core machine, docs/training.md), splits each batch over
+# defaults to configs/variable_rate_n64.py. (train.main picks the memory allocator itself:
+# tcmalloc when the system has it, jaxlic.cli.allocator.) The script splits each batch over
 # CPU_DEVICES XLA host devices (default: one per core, at most 8; pmap then keeps every
 # core busy, where one device leaves one core mostly idle), and keeps compiled programs in
 # RUN_DIR/xla-cache so that a restart does not recompile. Stop with `kill $(cat
@@ -18,8 +18,6 @@ config=configs/variable_rate_n64.py
 if [[ $# -gt 0 && $1 != --* ]]; then config=$1; shift; fi
 cd "$(dirname "$0")/.."
 mkdir -p "$run_dir"
-tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
-[[ -e $tcmalloc ]] && export LD_PRELOAD=$tcmalloc
 cores=$(nproc)
 devices=${CPU_DEVICES:-$(( cores < 8 ? cores : 8 ))}
 export XLA_FLAGS="${XLA_FLAGS:-} --xla_force_host_platform_device_count=$devices"
