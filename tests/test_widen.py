@@ -38,6 +38,13 @@ def test_widened_model_computes_the_same(trained_like):
     # The new channels carry a signal (so that their readers get gradients) ...
     y = AsymmetricModel(NEW).apply({"params": wide}, x, method="analysis")
     assert float(jnp.mean(jnp.abs(y[..., 8:]))) > 0.01 * float(jnp.mean(jnp.abs(y[..., :8])))
+    # The head predicts them with zero logits and means and the old channels' mean scale.
+    head = wide["entropy_parameters"]["Dense_2"]["kernel"].reshape(16, 3, 3, 12)
+    old_head = trained_like["entropy_parameters"]["Dense_2"]["kernel"].reshape(16, 3, 3, 8)
+    assert not head[:, :, :2, 8:].any()
+    np.testing.assert_allclose(head[:, :, 2, 8:],
+                               np.repeat(old_head[:, :, 2].mean(-1, keepdims=True), 4, -1),
+                               rtol=1e-6)
     # ... which new_gain scales before quantisation.
     quiet = widen_params(trained_like, OLD, NEW, new_gain=0.01)
     np.testing.assert_allclose(np.exp(quiet["gain_y"]["log_gain"][:, 8:]),

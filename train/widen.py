@@ -37,7 +37,7 @@ flags.DEFINE_string("workdir", None, "New training folder (must hold no checkpoi
 flags.DEFINE_integer("latent_channels", None, "M of the widened model (more than the old M).")
 flags.DEFINE_integer("step", None, "Checkpoint step to widen (default: the last).")
 flags.DEFINE_integer("seed", 0, "Seed of the new weights' random draws.")
-flags.DEFINE_float("new_gain", 0.03, "Gains of the new channels, relative to the old "
+flags.DEFINE_float("new_gain", 0.1, "Gains of the new channels, relative to the old "
                    "channels' mean: small, so that they start at almost no rate.")
 
 
@@ -53,7 +53,7 @@ def _widen_optimizer(state: Any, param_keys: set[str], old: ModelConfig,
 
 
 def widen_run(source: str | os.PathLike, target: str | os.PathLike, latent_channels: int,
-              step: int | None = None, seed: int = 0, new_gain: float = 0.03) -> int:
+              step: int | None = None, seed: int = 0, new_gain: float = 0.1) -> int:
     """Write the widened checkpoint of ``source`` into ``target``; return its step."""
     target = pathlib.Path(target)
     reader = Checkpointer(source, read_only=True)

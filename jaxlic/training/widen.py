@@ -9,8 +9,8 @@ that writes a new channel starts random (a LeCun-normal draw), so that
 the new channels carry a signal from the first step and the gradients that reach the
 zero weights are not zero: training then decides how much of the new capacity to use.
 The exceptions are chosen for a sensible start of the new channels: the entropy head
-predicts them with the mixture of a zero output (equal weights, zero means, the
-smallest scale), the post-quantisation filter passes them through, and their gains and
+predicts them with equal weights, zero means and, per component, the old channels' mean
+scale output, the post-quantisation filter passes them through, and their gains and
 inverse gains start at the means of the old channels' (the gains times ``new_gain``, so
 that the new channels start at almost no rate).
 
@@ -95,8 +95,12 @@ def _new_param(path: Path, value: np.ndarray, shape: tuple[int, ...], rng: np.ra
     if path[0] == "pqf":  # depthwise [3, 3, 1, M]: the identity filter
         start = np.zeros(shape)
         start[1, 1] = 1.0
-    elif path == _HEAD_OUTPUT:
-        start = np.zeros(shape)
+    elif path == _HEAD_OUTPUT:  # zero logits and means; each component's mean scale
+        groups = 3 * old.mixture_components
+        start = np.zeros((shape[0], groups, shape[1] // groups))
+        scales = value.reshape(shape[0], groups, -1)[:, 2::3]
+        start[:, 2::3] = scales.mean(axis=-1, keepdims=True)
+        start = start.reshape(shape)
     else:
         start = rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[:-1])), shape)
     out, maps = _place(path, value, start, old, new)
