@@ -8,7 +8,7 @@ import pytest
 
 from jaxlic import AsymmetricModel, ModelConfig
 from jaxlic.cli import main as cli_main
-from jaxlic.models.complexity import parameter_counts
+from jaxlic.models.complexity import macs_per_pixel, parameter_counts
 
 
 @pytest.mark.parametrize("preset, expected", [("n128", 11.36e6), ("n256", 41.99e6)])
@@ -55,6 +55,9 @@ def test_latent_wider_than_the_transforms():
     assert p["gain_y"]["log_gain"].shape == (2, 24) and p["gain_z"]["log_gain"].shape == (2, 16)
     assert p["g_s"]["UpBlock_0"]["Conv_1"]["kernel"].shape[-2:] == (24, 64)  # 3x3 to 4N
     assert p["g_s"]["UpBlock_0"]["Conv_2"]["kernel"].shape[-2:] == (16, 16)
+    # The complexity report takes variable-rate and wide models too.
+    narrow = ModelConfig(latent_channels=16, ep_hidden=48, rate_levels=2)
+    assert macs_per_pixel(config)["context"] == 1.5 ** 2 * macs_per_pixel(narrow)["context"]
 
 
 def test_forward_values_are_sane(tiny_config, tiny_params):

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from jaxlic.layers.conv import MaskedConv, causal_mask
 from jaxlic.layers.gdn import GDN
-from jaxlic.models.asymmetric import AsymmetricModel, init_params
+from jaxlic.models.asymmetric import AsymmetricModel, param_shapes
 from jaxlic.models.config import ModelConfig
 
 COMPONENTS = ("g_a", "importance_map", "h_a", "h_s", "context", "entropy_parameters",
@@ -22,7 +22,7 @@ DECODER = ("h_s", "context", "entropy_parameters", "pqf", "g_s")
 
 def parameter_counts(config: ModelConfig) -> dict[str, int]:
     """Number of parameters per top-level component (no arrays are allocated)."""
-    shapes = jax.eval_shape(lambda: init_params(config, jax.random.PRNGKey(0)))
+    shapes = param_shapes(config)
     return {name: sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(shapes.get(name, {})))
             for name in COMPONENTS}
 
@@ -63,10 +63,12 @@ def macs_per_pixel(config: ModelConfig, height: int = 256, width: int = 256) -> 
                 totals[path[0]] += _layer_macs(context.module, args, out)
         return out
 
-    params = jax.eval_shape(lambda: init_params(config, jax.random.PRNGKey(0)))
+    params = param_shapes(config)
     x = jax.ShapeDtypeStruct((1, height, width, 3), jnp.float32)
+    level = jnp.zeros((1,), jnp.float32) if config.variable_rate else None
     with nn.intercept_methods(count):
-        jax.eval_shape(lambda p, x: model.apply({"params": p}, x, train=False), params, x)
+        jax.eval_shape(lambda p, x: model.apply({"params": p}, x, train=False, level=level),
+                       params, x)
     pixels = height * width
     return {name: totals.get(name, 0.0) / pixels for name in COMPONENTS}
 
