@@ -17,28 +17,19 @@ the run had always been wide. Continue it like any run::
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pathlib
 from typing import Any
 
 import ml_collections
-from absl import app, flags
 
 from jaxlic import ModelConfig
 from jaxlic.training import TrainState
 from jaxlic.training.widen import widen_moments, widen_params
 from train.checkpoint import Checkpointer
 from train.metrics_writer import METRICS_FILE
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string("from_workdir", None, "Training folder whose checkpoint is widened.")
-flags.DEFINE_string("workdir", None, "New training folder (must hold no checkpoints).")
-flags.DEFINE_integer("latent_channels", None, "M of the widened model (more than the old M).")
-flags.DEFINE_integer("step", None, "Checkpoint step to widen (default: the last).")
-flags.DEFINE_integer("seed", 0, "Seed of the new weights' random draws.")
-flags.DEFINE_float("new_gain", 0.1, "Gains of the new channels, relative to the old "
-                   "channels' mean: small, so that they start at almost no rate.")
 
 
 def _widen_optimizer(state: Any, param_keys: set[str], old: ModelConfig,
@@ -87,14 +78,25 @@ def widen_run(source: str | os.PathLike, target: str | os.PathLike, latent_chann
     return step
 
 
-def main(argv: list[str]) -> None:
-    del argv
-    step = widen_run(FLAGS.from_workdir, FLAGS.workdir, FLAGS.latent_channels, FLAGS.step,
-                     FLAGS.seed, FLAGS.new_gain)
-    print(f"widened step {step} of {FLAGS.from_workdir} to M = {FLAGS.latent_channels} "
-          f"in {FLAGS.workdir}")
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--from_workdir", required=True,
+                        help="training folder whose checkpoint is widened")
+    parser.add_argument("--workdir", required=True,
+                        help="new training folder (must hold no checkpoints)")
+    parser.add_argument("--latent_channels", type=int, required=True,
+                        help="M of the widened model (more than the old M)")
+    parser.add_argument("--step", type=int, help="checkpoint step to widen (default: the last)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the new weights' draws")
+    parser.add_argument("--new_gain", type=float, default=0.1,
+                        help="gains of the new channels relative to the old channels' mean: "
+                        "small, so that they start at almost no rate")
+    args = parser.parse_args()
+    step = widen_run(args.from_workdir, args.workdir, args.latent_channels, args.step,
+                     args.seed, args.new_gain)
+    print(f"widened step {step} of {args.from_workdir} to M = {args.latent_channels} "
+          f"in {args.workdir}")
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["from_workdir", "workdir", "latent_channels"])
-    app.run(main)
+    main()
