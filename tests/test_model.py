@@ -87,6 +87,7 @@ def test_config_presets_and_roundtrip():
     wide = ModelConfig(latent_channels=32, transform_channels=16)
     assert wide.to_dict()["transform_channels"] == 16 and wide.transform_width == 16
     assert ModelConfig.from_dict(wide.to_dict()) == wide
+    assert ModelConfig(latent_channels=16, transform_channels=16, ep_hidden=48) == cfg
     with pytest.raises(ValueError, match="transform_channels"):
         ModelConfig(latent_channels=32, transform_channels=15)
     with pytest.raises(ValueError):

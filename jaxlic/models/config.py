@@ -17,9 +17,10 @@ class ModelConfig:
     Attributes:
       latent_channels: M, channels of y (128 at low rates, 256 at high rates).
       transform_channels: N, the width of g_a, g_s and the hyperprior and the channels of
-        z; None (the paper's models) means N = M. A latent wider than the transforms is
-        Ballé et al.'s (2018) and CompressAI's layout (e.g. N = 128, M = 192), the cheap
-        way to raise the quality a narrow model can reach at high rates.
+        z; None (the paper's models) means N = M, and N = M is stored as None. A latent
+        wider than the transforms is Ballé et al.'s (2018) and CompressAI's layout (e.g.
+        N = 128, M = 192), the cheap way to raise the quality a narrow model can reach at
+        high rates.
       ep_hidden: width of the entropy-parameter head (640 in the paper for both N).
       mixture_components: K of the Gaussian mixture.
       context_kernel: size of the type-A masked context convolution.
@@ -52,6 +53,8 @@ class ModelConfig:
                 self.transform_channels < 2 or self.transform_channels % 2):
             raise ValueError("transform_channels must be None, or even and >= 2, got "
                              f"{self.transform_channels}")
+        if self.transform_channels == self.latent_channels:  # one model, one description
+            object.__setattr__(self, "transform_channels", None)
         if self.context_kernel % 2 == 0:
             raise ValueError(f"context_kernel must be odd, got {self.context_kernel}")
         if self.rate_levels == 1 or self.rate_levels < 0:

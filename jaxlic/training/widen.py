@@ -5,19 +5,21 @@ the same model with M' > M (``ModelConfig.latent_channels``; the transforms keep
 width N, so ``transform_channels`` must be set to the old N). The old channels keep
 their places and weights. Every weight that reads a new channel starts at zero, so the
 reconstruction, z and the likelihoods of the old channels do not change. Every weight
-that writes a new channel starts random (a LeCun-normal draw), so that
-the new channels carry a signal from the first step and the gradients that reach the
-zero weights are not zero: training then decides how much of the new capacity to use.
+that writes a new channel starts random (a LeCun-normal draw), so that the new channels
+carry a signal from the first step and the gradients that reach the zero weights are not
+zero: training then decides how much of the new capacity to use.
 The exceptions are chosen for a sensible start of the new channels: the entropy head
 predicts them with equal weights, zero means and, per component, the old channels' mean
 scale output, the post-quantisation filter passes them through, and their gains and
 inverse gains start at the means of the old channels' (the gains times ``new_gain``, so
 that the new channels start at almost no rate).
 
-This is net2net-style growth (Chen et al. 2016, "Net2Net"), used here because a model
-trained for many CPU hours at M = N = 64 reaches a PSNR ceiling set by its latent: the
-unquantised autoencoder itself is only about 0.1 dB above the finest quality.
-``widen_moments`` places Adam's moments the same way, with zeros for the new entries.
+This is net2net-style growth (Chen et al. 2016, "Net2Net"), built because the model
+trained for many CPU hours at M = N = 64 sits at its transforms' ceiling: the unquantised
+autoencoder is only about 0.1 dB above the finest quality. Measured on the 2-core CPU
+(docs/training.md): the widening is exact, but in 1,900 steps the rate term kept the new
+channels dormant. ``widen_moments`` places Adam's moments the same way, with zeros for
+the new entries.
 """
 
 from __future__ import annotations

@@ -35,9 +35,9 @@ class IntHead:
 
     Attributes:
       context: masked conv over ``[12 M]`` taps (tap-major, see ``causal_offsets``) -> 2M.
-      hidden: the head's two hidden layers (4N -> H and H -> H), both LeakyReLU; the
+      hidden: the head's two hidden layers (4M -> H and H -> H), both LeakyReLU; the
         first one's kernel rows are ``[ctx (2M); phi (2M)]``.
-      out: the last layer H -> 3KN (no bias), output in ``RAW_FRAC`` fixed point.
+      out: the last layer H -> 3KM (no bias), output in ``RAW_FRAC`` fixed point.
     """
 
     context: IntLinear
