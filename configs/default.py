@@ -43,6 +43,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.level_lmbdas = ()
     c.distortion = "mse"  # "mse" (255^2 * MSE) | "ms-ssim" (1 - MS-SSIM)
     c.pq_steps = 20_000  # lambda_1 of the PQF loss is 1 before this step, then 0
+    # Only the first this many channels of y count in the rate (for a while after
+    # train.widen added channels, docs/training.md); None = all.
+    c.rated_channels = config_dict.placeholder(int)
 
     c.optim = ml_collections.ConfigDict()
     c.optim.lr = 1e-4

@@ -22,8 +22,8 @@ def bits(likelihood: jax.Array) -> jax.Array:
 
 
 def rd_loss(x: jax.Array, outputs: dict[str, Any], lmbda: jax.Array | float,
-            distortion: str = "mse", pq_weight: jax.Array | float = 0.0
-            ) -> tuple[jax.Array, dict[str, jax.Array]]:
+            distortion: str = "mse", pq_weight: jax.Array | float = 0.0,
+            rated_channels: int | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Loss and metrics of one batch.
 
     Args:
@@ -34,6 +34,9 @@ def rd_loss(x: jax.Array, outputs: dict[str, Any], lmbda: jax.Array | float,
         ``lmbda_b * D_b`` plus the rate).
       distortion: ``"mse"`` (D = 255^2 * MSE) or ``"ms-ssim"`` (D = 1 - MS-SSIM).
       pq_weight: lambda_1 of the PQF term (1 for the first 20k steps, then 0).
+      rated_channels: only the first this many channels of y count in the loss's rate
+        (None: all), so that channels added by ``jaxlic.training.widen`` can first learn
+        what they are worth to the distortion; the reported ``bpp_y`` counts all.
 
     Returns:
       ``(loss, metrics)`` where rates are bits per image pixel of the batch (``bpp``,
@@ -44,7 +47,10 @@ def rd_loss(x: jax.Array, outputs: dict[str, Any], lmbda: jax.Array | float,
         raise ValueError(f"distortion must be one of {DISTORTIONS}, got {distortion!r}")
     num_pixels = x.shape[0] * x.shape[1] * x.shape[2]
     x_hat = outputs["x_hat"]
-    bpp_y = bits(outputs["likelihoods"]["y"]) / num_pixels
+    likelihood_y = outputs["likelihoods"]["y"]
+    bpp_y = bits(likelihood_y) / num_pixels
+    rate_y = bpp_y if rated_channels is None else (
+        bits(likelihood_y[..., :rated_channels]) / num_pixels)
     bpp_z = bits(outputs["likelihoods"]["z"]) / num_pixels
     mse_per_image = jnp.mean(jnp.square(x - x_hat), axis=(1, 2, 3))
     mse = jnp.mean(mse_per_image)
@@ -62,6 +68,6 @@ def rd_loss(x: jax.Array, outputs: dict[str, Any], lmbda: jax.Array | float,
                              f"{metrics.min_ms_ssim_size()} pixels, got {x.shape[1:3]}")
         d = 1.0 - ms_ssim
     weighted = jnp.mean(jnp.broadcast_to(jnp.asarray(lmbda, jnp.float32), d.shape) * d)
-    loss = weighted + bpp_y + bpp_z + pq_weight * outputs["pq_loss"]
+    loss = weighted + rate_y + bpp_z + pq_weight * outputs["pq_loss"]
     out["loss"] = loss
     return loss, out

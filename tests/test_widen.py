@@ -117,3 +117,17 @@ def test_widened_run_trains_on(tmp_path):
     hours = [m["cpu_hours"] for m in lines if m["split"] == "train"]
     assert [m["step"] for m in lines if m["split"] == "train"] == [1, 2, 3]
     assert hours[2] > hours[1] > 0
+
+
+def test_rated_channels_leave_the_rest_out_of_the_loss_only():
+    from jaxlic.losses import rd_loss
+
+    x = jnp.full((1, 16, 16, 3), 0.5)
+    likelihood = jnp.concatenate([jnp.full((1, 1, 1, 8), 0.5), jnp.full((1, 1, 1, 4), 0.25)], -1)
+    outputs = {"x_hat": x, "likelihoods": {"y": likelihood, "z": jnp.ones((1, 1, 1, 8))},
+               "pq_loss": jnp.zeros(())}
+    everything, metrics = rd_loss(x, outputs, 0.01)
+    rated, rated_metrics = rd_loss(x, outputs, 0.01, rated_channels=8)
+    assert float(everything) == pytest.approx((8 + 4 * 2) / 256)
+    assert float(rated) == pytest.approx(8 / 256)
+    assert float(rated_metrics["bpp_y"]) == float(metrics["bpp_y"])

@@ -185,7 +185,7 @@ def _program(model_config: ModelConfig, compute_dtype: str, optim: tuple[tuple[s
 def loss_config(config: ml_collections.ConfigDict) -> LossConfig:
     """The step's objective from a training configuration."""
     return LossConfig(config.lmbda, config.distortion, config.pq_steps,
-                      tuple(config.level_lmbdas))
+                      tuple(config.level_lmbdas), config.rated_channels)
 
 
 class _Run:
