@@ -184,8 +184,9 @@ def _program(model_config: ModelConfig, compute_dtype: str, optim: tuple[tuple[s
 
 def loss_config(config: ml_collections.ConfigDict) -> LossConfig:
     """The step's objective from a training configuration."""
+    # .get: configurations saved before the field existed (width_comparison reads them)
     return LossConfig(config.lmbda, config.distortion, config.pq_steps,
-                      tuple(config.level_lmbdas), config.rated_channels)
+                      tuple(config.level_lmbdas), config.get("rated_channels"))
 
 
 class _Run:
