@@ -27,7 +27,7 @@ import ml_collections
 
 from jaxlic import ModelConfig
 from jaxlic.training import TrainState
-from jaxlic.training.widen import widen_moments, widen_params
+from jaxlic.training.widen import widen_moments, widen_params, widened_config
 from train.checkpoint import Checkpointer
 from train.metrics_writer import METRICS_FILE
 
@@ -55,8 +55,7 @@ def widen_run(source: str | os.PathLike, target: str | os.PathLike, latent_chann
     finally:
         reader.close()
     old = ModelConfig.from_dict(config.model.to_dict())
-    new = ModelConfig.from_dict({**old.to_dict(), "latent_channels": latent_channels,
-                                 "transform_channels": old.transform_width})
+    new = widened_config(old, latent_channels)
     params = widen_params(saved["params"], old, new, seed=seed, new_gain=new_gain)
     state = TrainState(step=saved["step"], params=params, bad_step=saved["bad_step"],
                        opt_state=_widen_optimizer(saved["opt_state"], set(params), old, new))

@@ -38,11 +38,16 @@ _HEAD_INPUT = ("entropy_parameters", "Dense_0", "kernel")  # rows [ctx (2M); phi
 _HEAD_OUTPUT = ("entropy_parameters", "Dense_2", "kernel")  # columns (K, 3, M)
 
 
+def widened_config(old: ModelConfig, latent_channels: int) -> ModelConfig:
+    """``old`` with ``latent_channels`` latent channels and its transforms' width kept."""
+    return ModelConfig.from_dict({**old.to_dict(), "latent_channels": latent_channels,
+                                  "transform_channels": old.transform_width})
+
+
 def check_widening(old: ModelConfig, new: ModelConfig) -> None:
     """Raise ``ValueError`` unless ``new`` is ``old`` with more latent channels only."""
-    same = ModelConfig.from_dict({**old.to_dict(), "latent_channels": new.latent_channels,
-                                  "transform_channels": old.transform_width})
-    if new.latent_channels <= old.latent_channels or new != same:
+    if (new.latent_channels <= old.latent_channels
+            or new != widened_config(old, new.latent_channels)):
         raise ValueError(f"cannot widen {old.to_dict()} into {new.to_dict()}: only "
                          "latent_channels may change, it must grow, and transform_channels "
                          f"must stay {old.transform_width}")
