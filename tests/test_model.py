@@ -106,3 +106,24 @@ def test_info_cli_json(capsys):
     assert 225e3 < macs["g_a"] < 260e3
     assert 150e3 < macs["g_s"] < 175e3
     assert macs["encoder"] > macs["decoder"]
+
+
+def test_info_of_a_weights_file_counts_the_gain_units(tmp_path, capsys):
+    import dataclasses
+
+    from jaxlic import Codec
+
+    config = dataclasses.replace(ModelConfig.tiny(), rate_levels=3)
+    Codec.random(config).save(tmp_path / "vr.npz")
+    assert cli_main(["info", "--weights", str(tmp_path / "vr.npz"), "--json"]) == 0
+    params = json.loads(capsys.readouterr().out)["parameters"]
+    n = config.latent_channels
+    assert params["gain_y"] == params["gain_z"] == 2 * 3 * n  # gain and inverse gain
+    assert params["total"] == sum(v for k, v in params.items() if k != "total")
+    assert params["total"] == sum(parameter_counts(dataclasses.replace(config, rate_levels=0)
+                                                   ).values()) + 4 * 3 * n
+
+
+def test_info_refuses_a_preset_with_weights(capsys):
+    assert cli_main(["info", "--config", "tiny", "--model", "x"]) == 2
+    assert "--config" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from jaxlic.models.asymmetric import AsymmetricModel, param_shapes
 from jaxlic.models.config import ModelConfig
 
 COMPONENTS = ("g_a", "importance_map", "h_a", "h_s", "context", "entropy_parameters",
-              "entropy_bottleneck", "pqf", "g_s")
+              "entropy_bottleneck", "pqf", "g_s", "gain_y", "gain_z")  # gains: variable rate
 ENCODER = ("g_a", "importance_map", "h_a", "h_s", "context", "entropy_parameters")
 DECODER = ("h_s", "context", "entropy_parameters", "pqf", "g_s")
 
