@@ -25,7 +25,8 @@ from jaxlic.eval.bdrate import bd_psnr, bd_rate
 from train.checkpoint import Checkpointer
 from train.evaluate import make_estimator, validate
 from train.input_pipeline import aligned_images
-from train.loop import METRICS_FILE, logged_cpu_hours, loss_config
+from train.loop import loss_config
+from train.metrics_writer import logged_cpu_hours
 
 
 def estimate_run(workdir: pathlib.Path, step: int, images: list) -> dict:
@@ -40,7 +41,7 @@ def estimate_run(workdir: pathlib.Path, step: int, images: list) -> dict:
     levels = range(1, model_config.rate_levels + 1)
     return {"bpp": [metrics[f"q{q}/bpp"] for q in levels],
             "psnr": [metrics[f"q{q}/psnr"] for q in levels],
-            "cpu_hours": logged_cpu_hours(workdir / METRICS_FILE, step),
+            "cpu_hours": logged_cpu_hours(workdir, step),
             "width": model_config.latent_channels, "seconds": time.perf_counter() - start}
 
 

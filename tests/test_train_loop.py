@@ -95,3 +95,25 @@ def test_non_finite_step_stops_naming_the_step():
     loop.check_finite(-1)
     with pytest.raises(loop.NonFiniteError, match="at step 1234"):
         loop.check_finite(1234)
+
+
+def test_metrics_log_readers(tmp_path):
+    from train.metrics_writer import copy_metrics, logged_cpu_hours
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "fork").mkdir()
+    records = [{"step": 50, "split": "train", "cpu_hours": 0.5},
+               {"step": 100, "split": "train", "cpu_hours": 1.0},
+               {"step": 100, "split": "val", "psnr": 20.0},
+               {"step": 150, "split": "train", "cpu_hours": 1.5}]
+    (tmp_path / "run" / "metrics.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records))
+    assert logged_cpu_hours(tmp_path / "run", 120) == 1.0
+    assert logged_cpu_hours(tmp_path / "run", 10) == 0.0
+    assert logged_cpu_hours(tmp_path / "none", 120) == 0.0
+    copy_metrics(tmp_path / "run", tmp_path / "fork", 120)
+    assert (tmp_path / "fork" / "metrics.jsonl").read_text().count("\n") == 3
+    copy_metrics(tmp_path / "run", tmp_path / "fork", 120, history=False)
+    assert [json.loads(x) for x in (tmp_path / "fork" / "metrics.jsonl").read_text().splitlines()
+            ] == [records[1]]
+    assert logged_cpu_hours(tmp_path / "fork", 10**6) == 1.0

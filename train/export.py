@@ -23,8 +23,7 @@ from ml_collections import config_flags
 from jaxlic import Codec, ModelConfig
 from jaxlic.coding import weights
 from train.checkpoint import Checkpointer
-from train.loop import logged_cpu_hours
-from train.metrics_writer import METRICS_FILE
+from train.metrics_writer import logged_cpu_hours
 
 ZOO = pathlib.Path(__file__).resolve().parents[1] / "jaxlic" / "zoo"
 
@@ -55,7 +54,7 @@ def export(workdir: str | os.PathLike, out: str | os.PathLike, step: int | None 
     finally:
         checkpointer.close()
     training = {"step": step, "distortion": config.distortion,
-                "cpu_hours": round(logged_cpu_hours(pathlib.Path(workdir) / METRICS_FILE, step), 3)}
+                "cpu_hours": round(logged_cpu_hours(workdir, step), 3)}
     levels = list(config.get("level_lmbdas", ()))
     training.update({"level_lmbdas": levels} if levels else {"lmbda": config.lmbda})
     codec.save(out, half_precision=half_precision, extra={"training": training})

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import pathlib
 import signal
@@ -46,7 +45,7 @@ from jaxlic.coding import weights
 from jaxlic.training import LossConfig, TrainState, halving_schedule, make_optimizer
 from train import evaluate, input_pipeline, parallel
 from train.checkpoint import Checkpointer, HeldDataState
-from train.metrics_writer import METRICS_FILE, MetricWriter
+from train.metrics_writer import MetricWriter, logged_cpu_hours
 
 STOP_REQUESTED = threading.Event()  # set to end the run with a checkpoint (SIGTERM)
 STOP_CHECK_EVERY = 10  # steps between the hosts' agreements on a stop request
@@ -232,7 +231,7 @@ class _Run:
         template = jax.eval_shape(self.program.create_state, param_shapes(self.model_config))
         self.state, self.rng = self.checkpointer.restore(step, template, self.data)
         logging.info("resumed from step %d of %s", step, self.checkpointer.directory)
-        self.cpu_hours_before = logged_cpu_hours(self.workdir / METRICS_FILE, step)
+        self.cpu_hours_before = logged_cpu_hours(self.workdir, step)
 
     def start_from_weights(self, path: str | os.PathLike) -> None:
         """Start from a weights file: its float32 parameters and step, a fresh optimiser
@@ -314,21 +313,6 @@ class _Run:
         self.writer.write(step, "train", summary)
         bar.set_postfix(loss=f"{summary['loss']:.4f}", bpp=f"{summary['bpp']:.3f}",
                         psnr=f"{summary['psnr']:.2f}")
-
-
-def logged_cpu_hours(metrics_file: pathlib.Path, step: int) -> float:
-    """The run's CPU hours logged at the last training line up to ``step`` (0 if none).
-
-    ``cpu_hours`` counts this host's training process (all its threads, from
-    ``time.process_time``) summed over the run's restarts; data-loading worker
-    processes are not included."""
-    hours = 0.0
-    if metrics_file.exists():
-        for line in metrics_file.read_text().splitlines():
-            record = json.loads(line)
-            if record.get("split") == "train" and record["step"] <= step:
-                hours = record.get("cpu_hours", hours)
-    return hours
 
 
 class _Validation:

@@ -1,4 +1,6 @@
-"""Where metrics go: TensorBoard event files and a JSON-lines log in the workdir.
+"""Where metrics go: TensorBoard event files and a JSON-lines log in the workdir, and
+the readers of that log (the CPU hours a run has spent, a run's history carried into a
+fork of it).
 
 Only host 0 writes; on other hosts the writer does nothing.
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from typing import Mapping
+from typing import Any, Mapping
 
 import tensorboardX
 
@@ -39,3 +41,35 @@ class MetricWriter:
         if self.enabled:
             self.tensorboard.close()
             self.log.close()
+
+
+def _logged(workdir: str | os.PathLike, step: int) -> list[tuple[str, dict[str, Any]]]:
+    """``(line, record)`` of every line of ``<workdir>/metrics.jsonl`` up to ``step``
+    ([] without the file)."""
+    path = pathlib.Path(workdir) / METRICS_FILE
+    if not path.exists():
+        return []
+    pairs = [(line, json.loads(line)) for line in path.read_text().splitlines()]
+    return [(line, record) for line, record in pairs if record["step"] <= step]
+
+
+def logged_cpu_hours(workdir: str | os.PathLike, step: int) -> float:
+    """The run's CPU hours logged at the last training line up to ``step`` (0 if none).
+
+    ``cpu_hours`` counts this host's training process (all its threads, from
+    ``time.process_time``) summed over the run's restarts; data-loading worker
+    processes are not included."""
+    hours = [record["cpu_hours"] for _, record in _logged(workdir, step)
+             if record.get("split") == "train" and "cpu_hours" in record]
+    return hours[-1] if hours else 0.0
+
+
+def copy_metrics(source: str | os.PathLike, target: str | os.PathLike, step: int,
+                 history: bool = True) -> None:
+    """Start ``target``'s log with ``source``'s lines up to ``step`` (with ``history``) or
+    with its last training line up to ``step`` only, so that a run forked from
+    ``source`` (widened, moved to a GPU lease, cooled down) goes on counting its CPU hours."""
+    lines = _logged(source, step)
+    if not history:
+        lines = [(line, record) for line, record in lines if record.get("split") == "train"][-1:]
+    (pathlib.Path(target) / METRICS_FILE).write_text("".join(line + "\n" for line, _ in lines))

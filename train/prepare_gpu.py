@@ -14,7 +14,6 @@ Everything that travels (the repository's files included) stays under ``--budget
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
 import shutil
@@ -23,7 +22,7 @@ import sys
 
 from jaxlic.images import list_images
 from train.checkpoint import Checkpointer, checkpoint_dir
-from train.metrics_writer import METRICS_FILE
+from train.metrics_writer import copy_metrics
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -53,11 +52,7 @@ def copy_checkpoint(run: str | os.PathLike, into: str | os.PathLike,
         checkpointer.close()
     into = pathlib.Path(into)
     shutil.copytree(checkpoint_dir(run) / str(step), checkpoint_dir(into) / str(step))
-    metrics = pathlib.Path(run) / METRICS_FILE
-    lines = [line for line in metrics.read_text().splitlines()
-             if (m := json.loads(line))["split"] == "train" and m["step"] <= step
-             ] if metrics.exists() else []
-    (into / METRICS_FILE).write_text("".join(line + "\n" for line in lines[-1:]))
+    copy_metrics(run, into, step, history=False)
     return step
 
 

@@ -18,7 +18,6 @@ the run had always been wide. Continue it like any run::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
 from typing import Any
@@ -29,7 +28,7 @@ from jaxlic import ModelConfig
 from jaxlic.training import TrainState
 from jaxlic.training.widen import widen_moments, widen_params, widened_config
 from train.checkpoint import Checkpointer
-from train.metrics_writer import METRICS_FILE
+from train.metrics_writer import copy_metrics
 
 
 def _widen_optimizer(state: Any, param_keys: set[str], old: ModelConfig,
@@ -69,11 +68,7 @@ def widen_run(source: str | os.PathLike, target: str | os.PathLike, latent_chann
         writer.save(state, rng, data, config)
     finally:
         writer.close()
-    metrics = pathlib.Path(source) / METRICS_FILE
-    if metrics.exists():
-        kept = [line for line in metrics.read_text().splitlines()
-                if json.loads(line)["step"] <= step]
-        (target / METRICS_FILE).write_text("".join(line + "\n" for line in kept))
+    copy_metrics(source, target, step)
     return step
 
 
