@@ -24,6 +24,7 @@ the new entries.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import jax
@@ -124,7 +125,9 @@ def _map_leaves(tree: Any, fn: Callable[[Path, Any], Any], path: Path = ()) -> A
     return fn(path, tree)
 
 
+@functools.lru_cache(maxsize=4)  # once per config: the parameters and each moment tree
 def _new_shapes(new: ModelConfig) -> dict[Path, tuple[int, ...]]:
+    """Path -> shape of every parameter of ``new`` (read-only: the dict is shared)."""
     flat = jax.tree_util.tree_flatten_with_path(param_shapes(new))[0]
     return {tuple(str(k.key) for k in path): tuple(leaf.shape) for path, leaf in flat}
 
