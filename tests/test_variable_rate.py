@@ -16,6 +16,7 @@ from jaxlic.layers.gain import GainUnit
 from jaxlic.losses import QUALITY_LMBDAS, rd_loss
 from jaxlic.training import LossConfig, TrainState, halving_schedule, make_optimizer
 from jaxlic.training import make_train_step
+from jaxlic.training.step import draw_levels
 
 LEVELS = 8
 
@@ -102,6 +103,20 @@ def test_train_step_draws_levels(vr_config, vr_params):
     assert moved > 0
     with pytest.raises(ValueError, match="rate levels"):
         make_train_step(model, tx, LossConfig(0.01))
+
+
+def test_levels_are_stratified_uniform_and_split_invariant():
+    key = jax.random.PRNGKey(5)
+    ids = jnp.arange(24)
+    levels = np.asarray(draw_levels(key, ids, 8))
+    for run in levels.reshape(3, 8):  # every run of 8 consecutive ids holds each level once
+        assert sorted(run) == list(range(8))
+    assert len({tuple(run) for run in levels.reshape(3, 8)}) == 3  # in different orders
+    np.testing.assert_array_equal(draw_levels(key, ids[5:13], 8), levels[5:13])
+    keys = jax.random.split(jax.random.PRNGKey(6), 400)
+    draws = np.asarray(jax.vmap(lambda k: draw_levels(k, jnp.arange(3), 8))(keys))
+    counts = np.bincount(draws.ravel(), minlength=8)  # each example's level is uniform
+    assert counts.min() > 0.6 * counts.mean() and counts.max() < 1.4 * counts.mean()
 
 
 def test_exact_exp_matches_numpy():

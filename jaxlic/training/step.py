@@ -41,7 +41,7 @@ class LossConfig:
     """What the step optimises: ``lmbda * D + R + pq_weight(step) * L_PQ`` (+ aux loss).
 
     ``level_lmbdas`` (one lambda per quality level, ascending) trains a variable-rate
-    model instead: each example draws a level uniformly and is weighted by its lambda;
+    model instead: each example draws a level (``draw_levels``) and is weighted by its lambda;
     ``lmbda`` is then unused. ``rated_channels`` leaves the channels of y from that index
     on out of the rate (see ``rd_loss``; None: all count). ``synthesis_input`` is what
     the decoder reads in training, ``"noise"`` or ``"rounded"`` (``AsymmetricModel``).
@@ -56,10 +56,22 @@ class LossConfig:
 
 
 def draw_levels(rng: jax.Array, example_ids: jax.Array, levels: int) -> jax.Array:
-    """One uniform quality level per example, ``[B]`` int32, drawn from ``fold_in(rng, id)``
-    (independent of how the batch is split across devices)."""
-    return jax.vmap(lambda i: jax.random.randint(jax.random.fold_in(rng, i), (), 0, levels)
-                    )(example_ids)
+    """One quality level per example, ``[B]`` int32, stratified: each run of ``levels``
+    consecutive example ids (``0 .. levels - 1``, then the next ``levels``, ...) takes
+    every level once, in an order drawn from ``fold_in(rng, run)``.
+
+    Every example's level is uniform, as with independent draws, so the objective is the
+    same; but a batch of a multiple of ``levels`` examples holds each level equally often,
+    where independent draws leave it 0, 1 or more of the top level (whose lambda weighs
+    most), and the gradient varies less from batch to batch (docs/training.md). A pure
+    function of ``rng`` and the global ids: independent of how the batch is split across
+    devices.
+    """
+    def level_of(i):
+        order = jax.random.permutation(jax.random.fold_in(rng, i // levels), levels)
+        return order[i % levels].astype(jnp.int32)
+
+    return jax.vmap(level_of)(example_ids)
 
 
 def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
