@@ -46,9 +46,6 @@ def get_config() -> ml_collections.ConfigDict:
     # Only the first this many channels of y count in the rate (for a while after
     # train.widen added channels, docs/training.md); None = all.
     c.rated_channels = config_dict.placeholder(int)
-    # What g_s reads in training: "noise" (the paper's y~ + u, spec 1.2) or "rounded"
-    # (y~ rounded, straight-through gradient; the rate keeps the noise; docs/training.md).
-    c.synthesis_input = "noise"
 
     c.optim = ml_collections.ConfigDict()
     c.optim.lr = 1e-4

@@ -45,7 +45,7 @@ from jaxlic.models.transforms import (
     ImportanceMap,
     SynthesisTransform,
 )
-from jaxlic.ops.quantize import add_uniform_noise, round_about, straight_through_round
+from jaxlic.ops.quantize import add_uniform_noise, round_about
 
 ALIGNMENT = 64  # total down-sampling of the image to z
 
@@ -190,8 +190,7 @@ class AsymmetricModel(nn.Module):
 
     def __call__(self, x: jax.Array, train: bool = True,
                  example_ids: jax.Array | None = None,
-                 level: jax.Array | None = None,
-                 synthesis_input: str = "noise") -> dict[str, Any]:
+                 level: jax.Array | None = None) -> dict[str, Any]:
         """Forward pass with the rate proxy.
 
         Args:
@@ -203,11 +202,6 @@ class AsymmetricModel(nn.Module):
             sees the same noise as on one device.
           level: ``[B]`` quality levels (float, 0 to ``rate_levels - 1``) of a
             variable-rate model; required for one, refused for a fixed-rate model.
-          synthesis_input: in training, what g_s and the PQF read: ``"noise"``, the noisy
-            y^ that the rate and the context see too (the paper's recipe, spec 1.2), or
-            ``"rounded"``, y~ rounded with a straight-through gradient, as the decoder
-            sees it (the mixed quantisation of Minnen & Singh 2020; the rate and the
-            context still see the noise). Without ``train`` both read the rounded y^.
 
         Returns:
           ``x_hat [B, H, W, 3]``; ``likelihoods`` with ``y [B, H/16, W/16, M]`` and
@@ -215,8 +209,6 @@ class AsymmetricModel(nn.Module):
           squared error of the PQF output against y~ (gradient reaches the PQF only).
         """
         cfg = self.config
-        if synthesis_input not in ("noise", "rounded"):
-            raise ValueError(f"synthesis_input is 'noise' or 'rounded', not {synthesis_input!r}")
         if cfg.variable_rate != (level is not None):
             raise ValueError("a variable-rate model needs the quality level of each example, "
                              "and a fixed-rate model takes none")
@@ -229,14 +221,13 @@ class AsymmetricModel(nn.Module):
         if train:
             z_hat = add_uniform_noise(z, self.make_rng("noise"), example_ids)
             y_hat = add_uniform_noise(y_tilde, self.make_rng("noise"), example_ids)
-            y_read = y_hat if synthesis_input == "noise" else straight_through_round(y_tilde)
         else:
             z_hat = round_about(z, self.z_medians())
-            y_hat = y_read = round_about(y_tilde)
+            y_hat = round_about(y_tilde)
         z_likelihood = self.entropy_bottleneck(z_hat)
         phi = self.hyper_synthesis(apply_gain(z_hat, gains.z_inverse))
         y_likelihood = gmm.likelihood(y_hat, self.mixture(y_hat, phi))
-        y_dequantized = apply_gain(y_read, gains.y_inverse)
+        y_dequantized = apply_gain(y_hat, gains.y_inverse)
         x_hat = self.synthesis(y_dequantized)
         if cfg.use_pqf:
             filtered = self.filter_latent(jax.lax.stop_gradient(y_dequantized))

@@ -1,5 +1,4 @@
-"""Quantisation proxies: additive uniform noise for training, rounding for coding, and
-rounding with a straight-through gradient."""
+"""Quantisation proxies: additive uniform noise for training, rounding for coding."""
 
 from __future__ import annotations
 
@@ -24,8 +23,3 @@ def add_uniform_noise(x: jax.Array, rng: jax.Array,
 def round_about(x: jax.Array, center: jax.Array | float = 0.0) -> jax.Array:
     """Round ``x`` to the integer grid offset by ``center``: ``floor(x - c + 1/2) + c``."""
     return jnp.floor(x - center + 0.5) + center
-
-
-def straight_through_round(x: jax.Array) -> jax.Array:
-    """``round_about(x)`` in value, the identity in gradient (straight-through estimator)."""
-    return x + jax.lax.stop_gradient(round_about(x) - x)

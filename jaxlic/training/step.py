@@ -43,8 +43,7 @@ class LossConfig:
     ``level_lmbdas`` (one lambda per quality level, ascending) trains a variable-rate
     model instead: each example draws a level (``draw_levels``) and is weighted by its lambda;
     ``lmbda`` is then unused. ``rated_channels`` leaves the channels of y from that index
-    on out of the rate (see ``rd_loss``; None: all count). ``synthesis_input`` is what
-    the decoder reads in training, ``"noise"`` or ``"rounded"`` (``AsymmetricModel``).
+    on out of the rate (see ``rd_loss``; None: all count).
     """
 
     lmbda: float
@@ -52,7 +51,6 @@ class LossConfig:
     pq_steps: int = 20_000
     level_lmbdas: tuple[float, ...] = ()
     rated_channels: int | None = None
-    synthesis_input: str = "noise"
 
 
 def draw_levels(rng: jax.Array, example_ids: jax.Array, levels: int) -> jax.Array:
@@ -98,8 +96,7 @@ def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
 
     def loss_fn(params):
         outputs = model.apply({"params": params}, batch, train=True,
-                              example_ids=example_ids, synthesis_input=loss.synthesis_input,
-                              rngs={"noise": noise_rng}, **extra)
+                              example_ids=example_ids, rngs={"noise": noise_rng}, **extra)
         value, metrics = rd_loss(batch, outputs, lmbda, loss.distortion, weight,
                                  loss.rated_channels)
         aux = factorized.aux_loss(params["entropy_bottleneck"])
