@@ -106,8 +106,8 @@ def test_metrics_log_readers(tmp_path):
                {"step": 100, "split": "train", "cpu_hours": 1.0},
                {"step": 100, "split": "val", "psnr": 20.0},
                {"step": 150, "split": "train", "cpu_hours": 1.5}]
-    (tmp_path / "run" / "metrics.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in records))
+    (tmp_path / "run" / "metrics.jsonl").write_text(  # the last line cut short by a kill
+        "".join(json.dumps(r) + "\n" for r in records) + '{"step": 160, "spl')
     assert logged_cpu_hours(tmp_path / "run", 120) == 1.0
     assert logged_cpu_hours(tmp_path / "run", 10) == 0.0
     assert logged_cpu_hours(tmp_path / "none", 120) == 0.0

@@ -45,12 +45,20 @@ class MetricWriter:
 
 def _logged(workdir: str | os.PathLike, step: int) -> list[tuple[str, dict[str, Any]]]:
     """``(line, record)`` of every line of ``<workdir>/metrics.jsonl`` up to ``step``
-    ([] without the file)."""
+    ([] without the file). A line that is not a record (cut short when a process was
+    killed while writing it) is left out, so that the run can still resume."""
     path = pathlib.Path(workdir) / METRICS_FILE
     if not path.exists():
         return []
-    pairs = [(line, json.loads(line)) for line in path.read_text().splitlines()]
-    return [(line, record) for line, record in pairs if record["step"] <= step]
+    logged = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("step", step + 1) <= step:
+            logged.append((line, record))
+    return logged
 
 
 def logged_cpu_hours(workdir: str | os.PathLike, step: int) -> float:
