@@ -1,0 +1,103 @@
+"""How much the quality-level draws of variable-rate training add to the gradient noise.
+
+At a training checkpoint, computes the gradient of the training loss on ``--batches``
+batches of the run's crops, each batch twice: with its levels drawn independently per
+example (uniform) and with ``jaxlic.training.step.draw_levels`` (stratified: every run
+of ``levels`` examples holds each level once). Both have the same expected gradient;
+printed per group of components is the variance of the minibatch gradient about the
+common mean, stratified over independent: raw (summed over parameters) and normalised
+per parameter by its mean squared gradient (the scale Adam divides by)::
+
+    python benchmarks/level_draws.py --run ~/jaxlic-runs/main:32000 --batches 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the train package
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlic import AsymmetricModel, ModelConfig
+from jaxlic.losses import rd_loss
+from jaxlic.training.step import draw_levels
+from train.checkpoint import Checkpointer
+from train.input_pipeline import load_pool, sample_crops
+
+GROUPS = {"g_a + importance map": ("g_a", "importance_map"),
+          "g_s + PQF": ("g_s", "pqf"),
+          "entropy model": ("h_a", "h_s", "context", "entropy_parameters",
+                            "entropy_bottleneck"),
+          "gains": ("gain_y", "gain_z")}
+
+
+def gradients(spec: str, batches: int, batch_size: int) -> dict[str, np.ndarray]:
+    """Flat gradients ``{mode: [batches, P]}`` per component group (``mode/group``)."""
+    workdir, step = spec.rsplit(":", 1)
+    checkpointer = Checkpointer(pathlib.Path(workdir).expanduser(), read_only=True)
+    config = checkpointer.saved_config(int(step))
+    params = checkpointer.params(int(step))
+    model_config = ModelConfig.from_dict(config.model.to_dict())
+    if not model_config.variable_rate:
+        raise SystemExit(f"{spec} is not a variable-rate run")
+    model, lmbdas = AsymmetricModel(model_config), jnp.asarray(config.level_lmbdas)
+    levels = len(config.level_lmbdas)
+    pool = jax.tree.map(jnp.asarray, load_pool(config.data))
+    ids = jnp.arange(batch_size)
+
+    @jax.jit
+    def grad(params, key, level):
+        x = sample_crops(pool, key, ids, config.data.crop_size, True).astype(jnp.float32) / 255
+
+        def loss(p):
+            out = model.apply({"params": p}, x, example_ids=ids, rngs={"noise": key},
+                              level=level.astype(jnp.float32))
+            return rd_loss(x, out, lmbdas[level])[0]
+
+        return jax.grad(loss)(params)
+
+    def flat(g):
+        return {name: np.concatenate([np.ravel(v) for part in parts if part in g
+                                      for v in jax.tree_util.tree_leaves(g[part])])
+                for name, parts in GROUPS.items()}
+
+    out = {"independent": [], "stratified": []}
+    for b in range(batches):
+        key = jax.random.PRNGKey(b)
+        independent = jax.random.randint(jax.random.fold_in(key, 1), (batch_size,), 0, levels)
+        stratified = draw_levels(jax.random.fold_in(key, 2), ids, levels)
+        out["independent"].append(flat(grad(params, key, independent)))
+        out["stratified"].append(flat(grad(params, key, stratified)))
+    return {f"{mode}/{name}": np.stack([g[name] for g in grads])
+            for mode, grads in out.items() for name in GROUPS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="WORKDIR:STEP of a variable-rate run")
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    grads = gradients(args.run, args.batches, args.batch_size)
+    print(f"{args.batches} batches of {args.batch_size}, {time.perf_counter() - start:.0f} s")
+    print(f"{'components':<24}{'raw variance ratio':>20}{'normalised':>12}")
+    for name in GROUPS:
+        a, s = grads[f"independent/{name}"], grads[f"stratified/{name}"]
+        if not a.size:
+            continue
+        both = np.concatenate([a, s])
+        mean, square = both.mean(0), np.mean(both**2, axis=0) + 1e-30
+        var_a, var_s = np.mean((a - mean) ** 2, axis=0), np.mean((s - mean) ** 2, axis=0)
+        print(f"{name:<24}{var_s.sum() / var_a.sum():>20.3f}"
+              f"{np.mean(var_s / square) / np.mean(var_a / square):>12.3f}")
+
+
+if __name__ == "__main__":
+    main()
