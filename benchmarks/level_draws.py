@@ -90,8 +90,6 @@ def main() -> None:
     print(f"{'components':<24}{'raw variance ratio':>20}{'normalised':>12}")
     for name in GROUPS:
         a, s = grads[f"independent/{name}"], grads[f"stratified/{name}"]
-        if not a.size:
-            continue
         both = np.concatenate([a, s])
         mean, square = both.mean(0), np.mean(both**2, axis=0) + 1e-30
         var_a, var_s = np.mean((a - mean) ** 2, axis=0), np.mean((s - mean) ** 2, axis=0)
