@@ -25,10 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlic import AsymmetricModel, ModelConfig
-from jaxlic.losses import rd_loss
+from jaxlic.training import training_loss
 from jaxlic.training.step import draw_levels
 from train.checkpoint import Checkpointer
 from train.input_pipeline import load_pool, sample_crops
+from train.loop import loss_config
 
 GROUPS = {"g_a + importance map": ("g_a", "importance_map"),
           "g_s + PQF": ("g_s", "pqf"),
@@ -46,21 +47,16 @@ def gradients(spec: str, batches: int, batch_size: int) -> dict[str, np.ndarray]
     model_config = ModelConfig.from_dict(config.model.to_dict())
     if not model_config.variable_rate:
         raise SystemExit(f"{spec} is not a variable-rate run")
-    model, lmbdas = AsymmetricModel(model_config), jnp.asarray(config.level_lmbdas)
-    levels = len(config.level_lmbdas)
+    model, loss = AsymmetricModel(model_config), loss_config(config)
+    levels = len(loss.level_lmbdas)
     pool = jax.tree.map(jnp.asarray, load_pool(config.data))
     ids = jnp.arange(batch_size)
 
     @jax.jit
     def grad(params, key, level):
         x = sample_crops(pool, key, ids, config.data.crop_size, True).astype(jnp.float32) / 255
-
-        def loss(p):
-            out = model.apply({"params": p}, x, example_ids=ids, rngs={"noise": key},
-                              level=level.astype(jnp.float32))
-            return rd_loss(x, out, lmbdas[level])[0]
-
-        return jax.grad(loss)(params)
+        return jax.grad(training_loss, has_aux=True)(params, x, key, int(step), model=model,
+                                                     loss=loss, example_ids=ids, level=level)[0]
 
     def flat(g):
         return {name: np.concatenate([np.ravel(v) for part in parts if part in g

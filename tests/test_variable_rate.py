@@ -6,6 +6,7 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxlic import AsymmetricModel, Codec, ModelConfig, init_params
@@ -14,8 +15,8 @@ from jaxlic.coding import bitstream
 from jaxlic.coding.gains import exact_exp, host_gains, quality_code
 from jaxlic.layers.gain import GainUnit
 from jaxlic.losses import QUALITY_LMBDAS, rd_loss
-from jaxlic.training import LossConfig, TrainState, halving_schedule, make_optimizer
-from jaxlic.training import make_train_step
+from jaxlic.training import LossConfig, TrainState
+from jaxlic.training import make_train_step, training_loss
 from jaxlic.training.step import draw_levels
 
 LEVELS = 8
@@ -90,17 +91,32 @@ def test_rd_loss_weights_each_example_by_its_lambda():
     assert float(same) == pytest.approx(float(scalar), rel=1e-6)
 
 
-def test_train_step_draws_levels(vr_config, vr_params):
-    model = AsymmetricModel(vr_config)
-    tx = make_optimizer(halving_schedule(1e-3), clip_norm=1.0)
-    step = jax.jit(make_train_step(model, tx, LossConfig(0.0, level_lmbdas=QUALITY_LMBDAS)))
-    state = TrainState.create(vr_params, tx)
+def test_train_step_draws_levels_and_differentiates_training_loss(vr_config, vr_params):
+    """The step draws per-example levels and differentiates ``training_loss``: one plain
+    SGD step of rate 1 moves the parameters by exactly minus its gradient. Given the
+    levels that the key would draw, ``training_loss`` is the same function."""
+    model, loss = AsymmetricModel(vr_config), LossConfig(0.0, level_lmbdas=QUALITY_LMBDAS)
     batch = jnp.asarray(_image(64, 64)[None].repeat(4, 0), jnp.float32) / 255.0
-    state, metrics = step(state, batch, jax.random.PRNGKey(0))
-    assert np.isfinite(float(metrics["loss"])) and int(state.bad_step) == -1
-    moved = np.abs(np.asarray(state.params["gain_y"]["log_gain"])
-                   - np.asarray(vr_params["gain_y"]["log_gain"])).max()
-    assert moved > 0
+    rng, tx = jax.random.PRNGKey(3), optax.sgd(1.0)
+    new, metrics = jax.jit(make_train_step(model, tx, loss))(
+        TrainState.create(vr_params, tx), batch, rng)
+    assert np.isfinite(float(metrics["loss"])) and int(new.bad_step) == -1
+    key = jax.random.fold_in(rng, 0)
+    objective = jax.jit(jax.grad(training_loss, has_aux=True),
+                        static_argnames=("model", "loss"))
+    grads, own = objective(vr_params, batch, key, 0, model=model, loss=loss)
+    assert float(own["loss"]) == pytest.approx(float(metrics["loss"]), rel=1e-6)
+    moved = jax.tree.map(lambda a, b: a - b, new.params, vr_params)
+    for step_delta, grad in zip(jax.tree.leaves(moved), jax.tree.leaves(grads)):
+        np.testing.assert_allclose(step_delta, -grad, rtol=1e-5, atol=1e-7)
+    assert np.abs(moved["gain_y"]["log_gain"]).max() > 0
+    levels = draw_levels(jax.random.split(key)[1], jnp.arange(4), LEVELS)
+    given, _ = objective(vr_params, batch, key, 0, model=model, loss=loss, level=levels)
+    assert all(np.array_equal(g, s)
+               for g, s in zip(jax.tree.leaves(grads), jax.tree.leaves(given)))
+    other, _ = objective(vr_params, batch, key, 0, model=model, loss=loss,
+                         level=(levels + 1) % LEVELS)
+    assert not np.allclose(other["gain_y"]["log_gain"], grads["gain_y"]["log_gain"])
     with pytest.raises(ValueError, match="rate levels"):
         make_train_step(model, tx, LossConfig(0.01))
 

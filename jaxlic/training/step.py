@@ -72,37 +72,56 @@ def draw_levels(rng: jax.Array, example_ids: jax.Array, levels: int) -> jax.Arra
     return jax.vmap(level_of)(example_ids)
 
 
+def training_loss(params: Any, batch: jax.Array, key: jax.Array, step: jax.Array, *,
+                  model: AsymmetricModel, loss: LossConfig,
+                  example_ids: jax.Array | None = None,
+                  level: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """The objective that ``train_step`` minimises, as a function of ``params`` for
+    ``jax.grad``: ``(value, metrics)``.
+
+    ``batch [B, H, W, 3]`` in [0, 1]. ``key`` draws the quantisation noise and, for a
+    variable-rate loss, each example's quality level (``draw_levels``) unless ``level``
+    (``[B]`` int) gives them; ``train_step`` passes ``fold_in(rng, step)``. ``example_ids``
+    (``[B]`` int, default ``0 .. B - 1``) are the examples' indices in the global batch;
+    ``step`` sets the PQF loss weight (``pq_weight``). ``value`` is ``rd_loss``'s plus
+    the entropy bottleneck's aux loss; ``metrics`` are ``rd_loss``'s plus ``aux_loss``.
+    """
+    if example_ids is None:
+        example_ids = jnp.arange(batch.shape[0])
+    noise_rng, level_rng = jax.random.split(key)
+    lmbda, extra = loss.lmbda, {}
+    if loss.level_lmbdas:
+        if level is None:
+            level = draw_levels(level_rng, example_ids, len(loss.level_lmbdas))
+        lmbda = jnp.asarray(loss.level_lmbdas, jnp.float32)[level]
+        extra["level"] = level.astype(jnp.float32)
+    outputs = model.apply({"params": params}, batch, train=True, example_ids=example_ids,
+                          rngs={"noise": noise_rng}, **extra)
+    value, metrics = rd_loss(batch, outputs, lmbda, loss.distortion,
+                             pq_weight(step, loss.pq_steps), loss.rated_channels)
+    aux = factorized.aux_loss(params["entropy_bottleneck"])
+    metrics["aux_loss"] = aux
+    return value + aux, metrics
+
+
 def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
                model: AsymmetricModel, tx: optax.GradientTransformation, loss: LossConfig,
                axis_name: str | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
     """One optimisation step on ``batch [B, H, W, 3]`` in [0, 1].
 
-    The noise key is ``fold_in(rng, step)`` and each example's noise depends on its
+    The step's key is ``fold_in(rng, step)`` and each example's noise depends on its
     global index, so a restart and any split of the batch across devices reproduce the
     same step. With ``axis_name`` (inside ``pmap``), gradients and metrics are averaged
     over that axis. Returns the new state and scalar metrics (``loss``, ``bpp``,
-    ``bpp_y``, ``bpp_z``, ``mse``, ``psnr``, ``aux_loss``, ``lr``-free; see ``rd_loss``).
+    ``bpp_y``, ``bpp_z``, ``mse``, ``psnr``, ``aux_loss``, ``lr``-free; see
+    ``training_loss``).
     """
     local_batch = batch.shape[0]
     offset = jax.lax.axis_index(axis_name) * local_batch if axis_name else 0
-    example_ids = offset + jnp.arange(local_batch)
-    noise_rng, level_rng = jax.random.split(jax.random.fold_in(rng, state.step))
-    weight = pq_weight(state.step, loss.pq_steps)
-    lmbda, extra = loss.lmbda, {}
-    if loss.level_lmbdas:
-        level = draw_levels(level_rng, example_ids, len(loss.level_lmbdas))
-        lmbda = jnp.asarray(loss.level_lmbdas, jnp.float32)[level]
-        extra["level"] = level.astype(jnp.float32)
-
-    def loss_fn(params):
-        outputs = model.apply({"params": params}, batch, train=True,
-                              example_ids=example_ids, rngs={"noise": noise_rng}, **extra)
-        value, metrics = rd_loss(batch, outputs, lmbda, loss.distortion, weight,
-                                 loss.rated_channels)
-        aux = factorized.aux_loss(params["entropy_bottleneck"])
-        metrics["aux_loss"] = aux
-        return value + aux, metrics
-
+    loss_fn = functools.partial(training_loss, batch=batch,
+                                key=jax.random.fold_in(rng, state.step), step=state.step,
+                                model=model, loss=loss,
+                                example_ids=offset + jnp.arange(local_batch))
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params)
     if axis_name:
         grads = jax.lax.pmean(grads, axis_name)
