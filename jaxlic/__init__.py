@@ -13,14 +13,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jaxlic.coding import BitstreamError, Codec, WeightsError
+    from jaxlic.coding import BitstreamError, Codec, Refinement, WeightsError
     from jaxlic.models import AsymmetricModel, ModelConfig, init_params
 
 __version__ = "0.1.0"
 
 _HOMES = {"AsymmetricModel": "jaxlic.models", "BitstreamError": "jaxlic.coding",
           "Codec": "jaxlic.coding", "ModelConfig": "jaxlic.models",
-          "WeightsError": "jaxlic.coding", "init_params": "jaxlic.models"}
+          "Refinement": "jaxlic.coding", "WeightsError": "jaxlic.coding", "init_params": "jaxlic.models"}
 
 __all__ = [*sorted(_HOMES), "__version__"]
 

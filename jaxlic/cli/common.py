@@ -52,7 +52,7 @@ def add_file_command(subparsers, name: str, help: str, input_help: str, output_h
     p.add_argument("input", help=input_help)
     p.add_argument("output", nargs="?", help=output_help)
     add_weights_argument(p)
-    p.add_argument("--max-pixels", type=_positive, metavar="N", default=None,
+    p.add_argument("--max-pixels", type=positive_int, metavar="N", default=None,
                    help="refuse images of more than N pixels (default 89478485, Pillow's "
                         "limit against decompression bombs)")
     p.add_argument("--verbose", action="store_true", help="print the seconds of every stage")
@@ -62,7 +62,8 @@ def add_file_command(subparsers, name: str, help: str, input_help: str, output_h
     return p
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: an integer above zero."""
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")

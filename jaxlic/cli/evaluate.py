@@ -7,6 +7,8 @@ import functools
 import pathlib
 import sys
 
+from jaxlic.cli.common import positive_int
+
 
 def add_folder_arguments(p: argparse.ArgumentParser, stem: str) -> None:
     """The image folder, output folder and progress options (shared with bench-codecs)."""
@@ -26,6 +28,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--qualities", type=_qualities, metavar="Q1,Q2,...",
                    help="qualities of variable-rate models (default: 1, 2, ... up to the "
                         "model's number of levels)")
+    p.add_argument("--refine", type=positive_int, metavar="STEPS",
+                   help="optimise each image's latents for STEPS steps before coding "
+                        "(see jaxlic compress --refine)")
     p.add_argument("--name", default="jaxlic", help="curve name, also the output file stem")
     p.add_argument("--description", default="jaxlic learned codec",
                    help="description written into the JSON")
@@ -39,22 +44,26 @@ def _qualities(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}")
 
 
-def _settings(weights: str, qualities: list[float] | None) -> list:
+def _settings(weights: str, qualities: list[float] | None, refine: int | None) -> list:
     """One ``Setting`` for a fixed-rate weights file, one per quality for a variable-rate
-    one (the codec is loaded once and shared); a file that cannot be read becomes one
-    setting whose codec fails, reported by the runner."""
-    from jaxlic.coding import Codec, weights as weights_io
+    one (the codec is loaded once and shared), with ``refine`` steps of latent refinement;
+    a file that cannot be read becomes one setting whose codec fails, reported by the
+    runner."""
+    from jaxlic.coding import Codec, Refinement, weights as weights_io
     from jaxlic.eval.runner import AtQuality, Setting
 
     try:
         config = weights_io.read_config(weights)
     except weights_io.WeightsError:
         return [Setting(weights, functools.partial(Codec.load, weights))]
-    if not config.rate_levels:
-        return [Setting(weights, functools.partial(Codec.load, weights))]
     load = functools.lru_cache(maxsize=1)(functools.partial(Codec.load, weights))
+    refinement = Refinement(steps=refine) if refine else None
+    suffix = f"+refine{refine}" if refine else ""
+    if not config.rate_levels:
+        return [Setting(weights + suffix, lambda: AtQuality(load(), None, refinement))]
     levels = qualities or range(1, config.rate_levels + 1)
-    return [Setting(f"{weights}@q{q:g}", functools.partial(lambda q: AtQuality(load(), q), q))
+    return [Setting(f"{weights}@q{q:g}{suffix}",
+                    functools.partial(lambda q: AtQuality(load(), q, refinement), q))
             for q in levels]
 
 
@@ -73,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print_skipped(skipped)
     enable_compile_cache()
-    settings = [setting for w in args.weights for setting in _settings(w, args.qualities)]
+    settings = [setting for w in args.weights for setting in _settings(w, args.qualities, args.refine)]
     summary = run_curve(args.name, args.description, settings,
                         pathlib.Path(args.images).resolve().name, images, skipped,
                         args.output_dir, progress=not args.no_progress)

@@ -12,6 +12,9 @@ DELAY = 2.0  # seconds before the bar appears: quick images show none
 # Share of the time of each stage, in order, measured on large images (docs/performance.md).
 ENCODE_STAGES = {"analysis": 0.62, "z_coding": 0.01, "hyper_synthesis": 0.02,
                  "y_coding": 0.35}
+# With latent refinement (``--refine``), which takes most of the time.
+REFINE_ENCODE_STAGES = {"analysis": 0.02, "refinement": 0.95, "z_coding": 0.002,
+                        "hyper_synthesis": 0.003, "y_coding": 0.025}
 DECODE_STAGES = {"z_coding": 0.01, "hyper_synthesis": 0.02, "y_coding": 0.37,
                  "synthesis": 0.60}
 

@@ -2,6 +2,7 @@
 
 from jaxlic.coding.codec import Codec
 from jaxlic.coding.errors import BitstreamError
+from jaxlic.coding.refine import Refinement
 from jaxlic.coding.weights import WeightsError
 
-__all__ = ["BitstreamError", "Codec", "WeightsError"]
+__all__ = ["BitstreamError", "Codec", "Refinement", "WeightsError"]

@@ -39,13 +39,16 @@ from jaxlic.coding.exact.linear import IntLinear
 from jaxlic.coding.exact.model import PREFIX as EXACT_PREFIX
 from jaxlic.coding.exact.model import (
     coding_tables, exact_xla, hyper_synthesis, to_device)
-from jaxlic.coding.gains import QUALITY_SCALE, HostGains, host_gains, quality_code
+from jaxlic.coding.gains import (
+    QUALITY_SCALE, HostGains, host_gains, quality_code, quality_lmbda)
 from jaxlic.coding.progress import Progress, StageClock
 from jaxlic.coding.range_coder import Decoder, Encoder
+from jaxlic.coding.refine import Refinement, refine_latents
 from jaxlic.coding.tables import ZTables, build_z_tables
-from jaxlic.coding.transforms import Transforms, padded_size
+from jaxlic.coding.transforms import Transforms, pad_image, padded_size
 from jaxlic.coding.wavefront import TapGatherer, wavefronts
 from jaxlic.images import DEFAULT_MAX_PIXELS, to_rgb
+from jaxlic.losses import QUALITY_LMBDAS
 from jaxlic.models import ALIGNMENT, ModelConfig, init_params
 
 RADII = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # y alphabet radii (one program each)
@@ -84,13 +87,19 @@ class Codec:
     A variable-rate model (``config.rate_levels`` = L > 0) compresses at any quality from
     1 (smallest files) to L (best), fractional values included, or at the quality that
     best meets a bit budget (``target_bpp``).
+
+    ``compress(..., refine=Refinement())`` optimises each image's latents for its own
+    rate-distortion cost before coding (``jaxlic.coding.refine``): slower encoding, the
+    same decoder.
     """
 
     def __init__(self, config: ModelConfig, params: Any, z_tables: ZTables | None = None,
-                 exact: ExactEntropyModel | None = None):
+                 exact: ExactEntropyModel | None = None, training: dict | None = None):
         """``z_tables`` and ``exact`` (the integer entropy model) are derived from
-        ``params`` unless given (as read from a weights file)."""
+        ``params`` unless given (as read from a weights file); ``training`` is the
+        weights file's training record (``lmbda`` or ``level_lmbdas``, ``distortion``)."""
         self.config = config
+        self.training = dict(training or {})
         self.params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
         if z_tables is None:
             z_tables = build_z_tables(self.params["entropy_bottleneck"])
@@ -122,7 +131,7 @@ class Codec:
     @classmethod
     def load(cls, path: str | os.PathLike, config: ModelConfig | None = None) -> "Codec":
         """Load a weights file; with ``config``, refuse a file of another configuration."""
-        file_config, params, tables, _ = weights.load(path)
+        file_config, params, tables, meta = weights.load(path)
         if config is not None and config != file_config:
             raise weights.WeightsError(
                 f"{path} holds weights for {file_config}, not for the requested {config}")
@@ -133,7 +142,7 @@ class Codec:
             exact = ExactEntropyModel.from_arrays(exact_arrays) if exact_arrays else None
         except (TypeError, KeyError, ValueError) as e:
             raise weights.WeightsError(f"{path}: bad coding tables: {e}") from e
-        return cls(file_config, params, z_tables, exact)
+        return cls(file_config, params, z_tables, exact, meta.get("training"))
 
     def save(self, path: str | os.PathLike, half_precision: bool = False,
              extra: dict[str, Any] | None = None) -> None:
@@ -153,20 +162,23 @@ class Codec:
 
     def compress(self, image: np.ndarray, timings: dict[str, float] | None = None, *,
                  quality: float | None = None, target_bpp: float | None = None,
-                 progress: Progress | None = None) -> bytes:
+                 refine: Refinement | None = None, progress: Progress | None = None) -> bytes:
         """Compress a uint8 image; ``timings`` (if given) receives seconds per stage and
         ``progress(stage, fraction)`` (if given) hears how far the stages are.
 
         For a variable-rate model, ``quality`` in ``[1, L]`` (default ``DEFAULT_QUALITY``,
         kept to 1/1000), or ``target_bpp``: the highest quality whose file does not exceed
         that many bits per pixel (``ValueError`` if even quality 1 does). Fixed-rate models
-        take neither.
+        take neither. ``refine`` optimises the latents first (``Refinement``; not with
+        ``target_bpp``).
         """
         timings = StageClock.of(timings, progress)
         if target_bpp is None:
-            return self.compress_batch([image], timings, quality=quality)[0]
+            return self.compress_batch([image], timings, quality=quality, refine=refine)[0]
         if quality is not None:
             raise ValueError("give either quality or target_bpp, not both")
+        if refine is not None:
+            raise ValueError("latent refinement works at a given quality, not with target_bpp")
         return self._compress_to_bpp(to_rgb(image), float(target_bpp), timings)
 
     def decompress(self, data: bytes, timings: dict[str, float] | None = None, *,
@@ -215,12 +227,13 @@ class Codec:
 
     def compress_batch(self, images: Sequence[np.ndarray],
                        timings: dict[str, float] | None = None, *,
-                       quality: float | None = None,
+                       quality: float | None = None, refine: Refinement | None = None,
                        progress: Progress | None = None) -> list[bytes]:
-        """Compress several images (at one ``quality``, for a variable-rate model);
-        same-size images share batched transforms."""
+        """Compress several images (at one ``quality``, for a variable-rate model, and
+        with ``refine``, see ``compress``); same-size images share batched transforms."""
         timings = StageClock.of(timings, progress)
         code = self._quality_code(quality)
+        lmbda = None if refine is None else self._refinement_lmbda(code)
         images = [to_rgb(im) for im in images]
         out: list[bytes | None] = [None] * len(images)
         for shape, indices in _group_by(images, lambda im: im.shape[:2]).items():
@@ -228,7 +241,14 @@ class Codec:
                 y = self._transforms.analysis(self.params, [images[i] for i in indices],
                                               timings.reporter("analysis"))
             for j, i in enumerate(indices):
-                out[i] = self._encode_latents(y[j], shape, code, timings)
+                latents = self._latents(y[j], code, timings)
+                if refine is not None:
+                    with _stage(timings, "refinement"):
+                        latents = refine_latents(
+                            self.config, self.params, pad_image(images[i]), shape, *latents,
+                            self._gains(code), lmbda, self.training.get("distortion", "mse"),
+                            refine, timings.reporter("refinement"))
+                out[i] = self._encode_latents(*latents, shape, code, timings)
         return out
 
     def _compress_to_bpp(self, image: np.ndarray, bpp: float,
@@ -247,7 +267,8 @@ class Codec:
             y = self._transforms.analysis(self.params, [image], timings.reporter("analysis"))[0]
 
         def encode(hundredths: int) -> bytes:
-            return self._encode_latents(y, shape, hundredths * QUALITY_SCALE // 100, timings)
+            code = hundredths * QUALITY_SCALE // 100
+            return self._encode_latents(*self._latents(y, code, timings), shape, code, timings)
 
         low, high = 100, 100 * levels
         best = encode(low)
@@ -299,15 +320,38 @@ class Codec:
 
     # -- the two streams --------------------------------------------------------------
 
-    def _encode_latents(self, y: np.ndarray, size: tuple[int, int], quality: int,
-                        timings: dict[str, float] | None) -> bytes:
-        """The file of one image's latent ``y [h, w, M]`` (g_a's output, before any gain)
-        at quality code ``quality`` (0 for a fixed-rate model)."""
+    def _refinement_lmbda(self, code: int) -> float:
+        """The lambda that latent refinement optimises at quality code ``code``: the
+        training lambda that the weights record (CompressAI's eight for an eight-level
+        model whose weights record none); ``ValueError`` when there is none."""
+        levels = self.config.rate_levels
+        if not levels:
+            if "lmbda" in self.training:
+                return float(self.training["lmbda"])
+        else:
+            lmbdas = self.training.get("level_lmbdas")
+            if lmbdas is None and levels == len(QUALITY_LMBDAS):
+                lmbdas = QUALITY_LMBDAS
+            if lmbdas is not None and len(lmbdas) == levels:
+                return quality_lmbda(code, tuple(lmbdas))
+        raise ValueError("latent refinement needs the lambda the model was trained for, "
+                         "and these weights do not record it")
+
+    def _latents(self, y: np.ndarray, quality: int, timings: dict[str, float] | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """``(y~, z)`` of g_a's output ``y [h, w, M]`` at quality code ``quality`` (0
+        for a fixed-rate model): after the gains, before rounding."""
         gains = self._gains(quality)
         with _stage(timings, "analysis"):
             y_tilde = _scaled(y, gains and gains.y)
             z = self._transforms.hyper_analysis(self.params, y_tilde)
-            z = _scaled(z, gains and gains.z)
+            return y_tilde, _scaled(z, gains and gains.z)
+
+    def _encode_latents(self, y_tilde: np.ndarray, z: np.ndarray, size: tuple[int, int],
+                        quality: int, timings: dict[str, float] | None) -> bytes:
+        """The file of one image's latents ``y~ [h, w, M]`` and ``z [h/4, w/4, N]``
+        (after any gains) at quality code ``quality`` (0 for a fixed-rate model)."""
+        gains = self._gains(quality)
         if not (np.all(np.isfinite(y_tilde)) and np.all(np.isfinite(z))):
             raise ValueError("the model produced non-finite latents for this image")
         with _stage(timings, "z_coding"):

@@ -64,10 +64,7 @@ def host_gains(params: dict, code: int) -> HostGains:
     Interpolates the log-gains of the two neighbouring levels linearly (as the model does
     in training) and exponentiates with ``exact_exp``.
     """
-    levels = np.asarray(params["gain_y"]["log_gain"]).shape[0]
-    level = code / QUALITY_SCALE - 1.0
-    index = min(int(math.floor(level)), levels - 2)
-    t = level - index
+    index, t = _neighbours(code, np.asarray(params["gain_y"]["log_gain"]).shape[0])
 
     def gain(table):
         table = np.asarray(table, np.float64)
@@ -75,3 +72,18 @@ def host_gains(params: dict, code: int) -> HostGains:
 
     return HostGains(gain(params["gain_y"]["log_gain"]), gain(params["gain_y"]["log_inverse"]),
                      gain(params["gain_z"]["log_gain"]), gain(params["gain_z"]["log_inverse"]))
+
+
+def quality_lmbda(code: int, lmbdas: tuple[float, ...]) -> float:
+    """The rate-distortion lambda of quality code ``code`` for a model trained with one
+    lambda per level: neighbouring levels' lambdas interpolated in the log domain, as the
+    gains are."""
+    index, t = _neighbours(code, len(lmbdas))
+    return math.exp((1.0 - t) * math.log(lmbdas[index]) + t * math.log(lmbdas[index + 1]))
+
+
+def _neighbours(code: int, levels: int) -> tuple[int, float]:
+    """The lower neighbouring level of quality code ``code`` and the weight of the upper."""
+    level = code / QUALITY_SCALE - 1.0
+    index = min(int(math.floor(level)), levels - 2)
+    return index, level - index

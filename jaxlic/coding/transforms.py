@@ -40,7 +40,7 @@ def to_pixels(x_hat: jax.Array) -> jax.Array:
     return jnp.round(jnp.clip(jnp.nan_to_num(x_hat), 0.0, 1.0) * 255.0).astype(jnp.uint8)
 
 
-def _pad(image: np.ndarray) -> np.ndarray:
+def pad_image(image: np.ndarray) -> np.ndarray:
     """uint8 ``[H, W, 3]`` replicate-padded at the bottom and right to multiples of 64."""
     height, width = padded_size(*image.shape[:2])
     return np.pad(image, ((0, height - image.shape[0]), (0, width - image.shape[1]), (0, 0)),
@@ -104,7 +104,7 @@ class Transforms:
                  report: Report | None = None) -> np.ndarray:
         """``y~ = g_a(x) * m`` of same-size uint8 images ``[H, W, 3]``: float32
         ``[B, H'/16, W'/16, M]`` with ``H', W'`` the padded size."""
-        padded = [_pad(image) for image in images]
+        padded = [pad_image(image) for image in images]
         height, width = padded[0].shape[:2]
         if self._streamed["analysis"].plan(height, width) is None:
             return np.asarray(self._whole["analysis"](params, _unit(np.stack(padded))))

@@ -27,13 +27,15 @@ class ImageCodec(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class AtQuality:
-    """A variable-rate ``jaxlic.Codec`` held at one quality, as an ``ImageCodec``."""
+    """A ``jaxlic.Codec`` held at one quality (None for a fixed-rate model) and latent
+    refinement setting, as an ``ImageCodec``."""
 
     codec: object  # jaxlic.Codec (not imported here: the runner serves any codec)
-    quality: float
+    quality: float | None
+    refine: object = None  # a jaxlic.Refinement: latents optimised per image
 
     def compress(self, image: np.ndarray) -> bytes:
-        return self.codec.compress(image, quality=self.quality)
+        return self.codec.compress(image, quality=self.quality, refine=self.refine)
 
     def decompress(self, data: bytes) -> np.ndarray:
         return self.codec.decompress(data)
