@@ -69,15 +69,17 @@ def test_refined_files_cost_less_and_decode_as_usual(vr_codec, image, tmp_path, 
     assert "must be a positive number" in capsys.readouterr().err
 
 
-def test_refinement_is_refused_where_it_cannot_work(vr_codec, image, tiny_config, tiny_params):
+def test_refinement_is_refused_where_it_cannot_work(vr_codec, image, tiny_config, tiny_params,
+                                                    tmp_path):
     with pytest.raises(ValueError, match="target_bpp"):
         vr_codec.compress(image, target_bpp=1.0, refine=Refinement())
     with pytest.raises(ValueError, match="steps"):
         Refinement(steps=0)
     with pytest.raises(ValueError, match="lambda"):  # a fixed-rate model that records none
         Codec(tiny_config, tiny_params).compress(image, refine=Refinement())
-    trained = Codec(tiny_config, tiny_params, training={"lmbda": 0.01})
-    assert trained._refinement_lmbda(0) == 0.01
+    # The weights file keeps the training record, and with it the lambda.
+    Codec(tiny_config, tiny_params, training={"lmbda": 0.01}).save(tmp_path / "fixed.npz")
+    assert Codec.load(tmp_path / "fixed.npz")._refinement_lmbda(0) == 0.01
     big = np.zeros((MAX_PIXELS // 1024 + 64, 1024, 3), np.uint8)
     with pytest.raises(ValueError, match="pixels"):
         refine_latents(tiny_config, tiny_params, big, big.shape[:2], None, None, None, 0.01,

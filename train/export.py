@@ -50,14 +50,15 @@ def export(workdir: str | os.PathLike, out: str | os.PathLike, step: int | None 
         if expected_model is not None:
             checkpointer.check_model(step, expected_model)
         config = checkpointer.saved_config(step)
-        codec = Codec(ModelConfig.from_dict(config.model.to_dict()), checkpointer.params(step))
+        params = checkpointer.params(step)
     finally:
         checkpointer.close()
     training = {"step": step, "distortion": config.distortion,
                 "cpu_hours": round(logged_cpu_hours(workdir, step), 3)}
     levels = list(config.get("level_lmbdas", ()))
     training.update({"level_lmbdas": levels} if levels else {"lmbda": config.lmbda})
-    codec.save(out, half_precision=half_precision, extra={"training": training})
+    codec = Codec(ModelConfig.from_dict(config.model.to_dict()), params, training=training)
+    codec.save(out, half_precision=half_precision)
     return Codec.load(out) if half_precision else codec
 
 

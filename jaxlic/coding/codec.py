@@ -148,15 +148,16 @@ class Codec:
              extra: dict[str, Any] | None = None) -> None:
         """Write the weights file. ``half_precision`` stores float16 parameters (the z
         tables and the integer networks are rebuilt from the rounded values, so the file
-        describes the codec it loads as). ``extra`` adds JSON metadata (e.g. training
-        provenance)."""
+        describes the codec it loads as). The training record goes with it; ``extra``
+        adds JSON metadata."""
         codec = self
         if half_precision:
             rounded = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float16), self.params)
             exact = ExactEntropyModel.build(jax.device_get(rounded), self.exact.tables)
             codec = Codec(self.config, rounded, exact=exact)
+        record = {"training": self.training} if self.training else {}
         weights.save(path, codec.config, codec.params, codec._tables_arrays(),
-                     "float16" if half_precision else "float32", extra)
+                     "float16" if half_precision else "float32", {**record, **(extra or {})})
 
     # -- public coding API ------------------------------------------------------------
 
@@ -194,7 +195,8 @@ class Codec:
                                      progress=progress)[0]
 
     def latents(self, image: np.ndarray, quality: float | None = None) -> np.ndarray:
-        """The quantised latent ``y^`` (int64 ``[h, w, M]``) that ``compress`` codes."""
+        """The quantised latent ``y^`` (int64 ``[h, w, M]``) that ``compress`` codes
+        (without refinement)."""
         image = to_rgb(image)
         gains = self._gains(self._quality_code(quality))
         y = self._transforms.analysis(self.params, [image])[0]
