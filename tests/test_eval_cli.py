@@ -75,6 +75,13 @@ def test_eval_with_a_weights_file(tmp_path, capsys, monkeypatch, tiny_config, ti
     assert "failed (codec) at" in capsys.readouterr().out
     assert main(["eval", str(images), str(tmp_path / "missing.jlw")]) == 2
     assert "no such weights file" in capsys.readouterr().err
+    # --refine: these weights record no training lambda, so the point fails and says why.
+    argv = ["eval", str(images), str(weights), "--refine", "3", "--name", "refined",
+            "-o", str(tmp_path)]
+    assert main(argv) == 1
+    data = json.loads((tmp_path / "refined.json").read_text())
+    assert data["skipped"][0]["setting"] == f"{weights}+refine3"
+    assert "lambda" in data["skipped"][0]["reason"]
 
 
 def _write_curve(path, name, bpp, psnr, ms_ssim=None):
