@@ -22,9 +22,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxlic.coding.gains import HostGains
 from jaxlic.entropy import gmm
 from jaxlic.losses import rd_loss
 from jaxlic.models import AsymmetricModel, ModelConfig
+from jaxlic.models.asymmetric import apply_gain
 from jaxlic.ops.quantize import round_about
 
 MAX_PIXELS = 1 << 20  # largest padded image refined (memory of the whole-image gradient)
@@ -52,7 +54,7 @@ class Refinement:
 
 
 def refine_latents(config: ModelConfig, params: Any, image: np.ndarray, size: tuple[int, int],
-                   y_tilde: np.ndarray, z: np.ndarray, gains: Any, lmbda: float,
+                   y_tilde: np.ndarray, z: np.ndarray, gains: HostGains | None, lmbda: float,
                    distortion: str, settings: Refinement,
                    report: Callable[[float], None] | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -60,14 +62,14 @@ def refine_latents(config: ModelConfig, params: Any, image: np.ndarray, size: tu
 
     ``image`` is the padded uint8 image ``[H', W', 3]`` that g_a saw; only its first
     ``size = (height, width)`` pixels count in the distortion, while the rate counts the
-    whole latent, as the file does. ``gains`` (a ``HostGains``, or None for a fixed-rate
-    model) are those the file is coded with; ``report(fraction)`` hears the progress.
+    whole latent, as the file does. ``gains`` (None for a fixed-rate model) are those the
+    file is coded with; ``report(fraction)`` hears the progress.
     Raises ``ValueError`` above ``MAX_PIXELS``.
     """
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
         raise ValueError(f"latent refinement works on images of up to {MAX_PIXELS} pixels "
                          f"(padded), this one has {image.shape[0] * image.shape[1]}")
-    vectors = None if gains is None else tuple(
+    vectors = (None, None) if gains is None else tuple(
         jnp.asarray(g)[None] for g in (gains.y_inverse, gains.z_inverse))
     step, score = _programs(config, distortion, size)
     x = jnp.asarray(image, jnp.float32)[None] / 255.0
@@ -101,10 +103,10 @@ def _programs(config: ModelConfig, distortion: str, size: tuple[int, int]):
             noise_y, noise_z = jax.random.split(key)
             y_hat = y + jax.random.uniform(noise_y, y.shape, minval=-0.5, maxval=0.5)
             z_hat = z + jax.random.uniform(noise_z, z.shape, minval=-0.5, maxval=0.5)
-        y_inverse, z_inverse = (None, None) if inverse is None else inverse
-        phi = m.hyper_synthesis(z_hat if z_inverse is None else z_hat * z_inverse[:, None, None])
+        y_inverse, z_inverse = inverse
+        phi = m.hyper_synthesis(apply_gain(z_hat, z_inverse))
         likelihood_y = gmm.likelihood(y_hat, m.mixture(y_hat, phi))
-        x_hat = m.synthesis(y_hat if y_inverse is None else y_hat * y_inverse[:, None, None])
+        x_hat = m.synthesis(apply_gain(y_hat, y_inverse))
         return {"x_hat": jnp.clip(x_hat[:, : size[0], : size[1]], 0.0, 1.0),
                 "likelihoods": {"y": likelihood_y, "z": m.entropy_bottleneck(z_hat)},
                 "pq_loss": jnp.zeros((), jnp.float32)}
