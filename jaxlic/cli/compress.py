@@ -39,8 +39,7 @@ def add_parser(subparsers) -> None:
 
 def _compress(args: argparse.Namespace) -> int:
     from jaxlic.cli.progress import ENCODE_STAGES, REFINE_ENCODE_STAGES, StageBar
-    from jaxlic.coding import Refinement
-    from jaxlic.coding import bitstream
+    from jaxlic.coding import Refinement, bitstream
     from jaxlic.coding.gains import QUALITY_SCALE
     from jaxlic.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, read_image
 

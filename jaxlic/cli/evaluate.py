@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print_skipped(skipped)
     enable_compile_cache()
-    settings = [setting for w in args.weights for setting in _settings(w, args.qualities, args.refine)]
+    settings = [setting for w in args.weights
+                for setting in _settings(w, args.qualities, args.refine)]
     summary = run_curve(args.name, args.description, settings,
                         pathlib.Path(args.images).resolve().name, images, skipped,
                         args.output_dir, progress=not args.no_progress)
