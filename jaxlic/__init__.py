@@ -20,7 +20,8 @@ __version__ = "0.1.0"
 
 _HOMES = {"AsymmetricModel": "jaxlic.models", "BitstreamError": "jaxlic.coding",
           "Codec": "jaxlic.coding", "ModelConfig": "jaxlic.models",
-          "Refinement": "jaxlic.coding", "WeightsError": "jaxlic.coding", "init_params": "jaxlic.models"}
+          "Refinement": "jaxlic.coding", "WeightsError": "jaxlic.coding",
+          "init_params": "jaxlic.models"}
 
 __all__ = [*sorted(_HOMES), "__version__"]
 
