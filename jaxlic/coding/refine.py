@@ -5,7 +5,9 @@ g_a is amortised: trained to give good latents for every image, it leaves a gap 
 one (the amortisation gap of Cremer et al. 2018; for learned codecs Campos et al. 2019,
 Yang et al. 2020). Refinement closes part of it at encoding time: Adam on the gained
 latents ``y~`` and ``z`` of one image, for the training objective ``lambda * D + R`` with
-the training's uniform-noise proxy for rounding. Every ``check_every`` steps the iterate
+the training's uniform-noise proxy for rounding, the rate decaying linearly to zero.
+(Stochastic Gumbel annealing, Yang et al. 2020, gained more at low qualities and less at
+high ones in a probe: docs/results.md.) Every ``check_every`` steps the iterate
 is scored with rounded latents (the estimated cost of the file it would give), and the
 best-scoring one is returned, the encoder's own latents included: refinement never makes
 that estimate worse. The decoder sees an ordinary file.
@@ -36,14 +38,15 @@ MAX_PIXELS = 1 << 20  # largest padded image refined (memory of the whole-image 
 class Refinement:
     """How hard the encoder works on each image's latents.
 
-    ``steps`` Adam steps of rate ``learning_rate`` (in units of the quantisation step),
-    scored with rounded latents every ``check_every`` steps and at the end; the noise is
+    ``steps`` Adam steps, the rate decaying linearly from ``learning_rate`` (in units of
+    the quantisation step) to zero, scored with rounded latents every ``check_every``
+    steps and at the end; the noise is
     drawn from ``seed``, so the same image, weights and settings give the same file on
     the same machine.
     """
 
     steps: int = 100
-    learning_rate: float = 0.01
+    learning_rate: float = 0.02
     check_every: int = 10
     seed: int = 0
 
@@ -74,11 +77,12 @@ def refine_latents(config: ModelConfig, params: Any, image: np.ndarray, size: tu
     step, score = _programs(config, distortion, size)
     x = jnp.asarray(image, jnp.float32)[None] / 255.0
     latents = (jnp.asarray(y_tilde)[None], jnp.asarray(z)[None])
-    lmbda, learning_rate = jnp.float32(lmbda), jnp.float32(settings.learning_rate)
-    opt_state = optax.adam(learning_rate).init(latents)
+    lmbda = jnp.float32(lmbda)
+    opt_state = optax.adam(settings.learning_rate).init(latents)
     best, best_cost = latents, score(params, x, latents, vectors, lmbda)
     key = jax.random.PRNGKey(settings.seed)
     for i in range(1, settings.steps + 1):
+        learning_rate = jnp.float32(settings.learning_rate * (1 - (i - 1) / settings.steps))
         latents, opt_state = step(params, x, latents, opt_state, vectors, lmbda,
                                   learning_rate, jax.random.fold_in(key, i))
         if i % settings.check_every == 0 or i == settings.steps:
