@@ -34,7 +34,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--refine", type=positive_int, metavar="STEPS",
                    help="optimise the image's latents for its own rate-distortion cost for "
                         "STEPS steps before coding (slower encoding, smaller or better "
-                        "files, the same decoder; 100 is a good start)")
+                        "files, the same decoder; 40 is a good start)")
 
 
 def _compress(args: argparse.Namespace) -> int:
