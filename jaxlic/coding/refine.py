@@ -40,9 +40,8 @@ class Refinement:
 
     ``steps`` Adam steps, the rate decaying linearly from ``learning_rate`` (in units of
     the quantisation step) to zero, scored with rounded latents every ``check_every``
-    steps and at the end; the noise is
-    drawn from ``seed``, so the same image, weights and settings give the same file on
-    the same machine.
+    steps and at the end; the noise is drawn from ``seed``, so the same image, weights
+    and settings give the same file on the same machine.
     """
 
     steps: int = 100
