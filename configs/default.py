@@ -54,6 +54,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.optim.warmup = 0  # steps of linear learning-rate warm-up
     c.optim.aux_multiplier = 10.0  # learning rate of the quantiles' Adam, relative
     c.optim.clip_norm = config_dict.placeholder(float)  # global-norm clipping; None = off
+    # Decay of an exponential moving average of the parameters kept beside them (e.g.
+    # 0.999: a horizon of ~1000 steps), validated as "val_ema" and exported with
+    # `train.export --ema`; 0 = none.
+    c.optim.ema_decay = 0.0
 
     c.batch_size = 8  # global, over all devices of all hosts
     c.num_steps = 1_500_000

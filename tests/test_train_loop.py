@@ -117,3 +117,41 @@ def test_metrics_log_readers(tmp_path):
     assert [json.loads(x) for x in (tmp_path / "fork" / "metrics.jsonl").read_text().splitlines()
             ] == [records[1]]
     assert logged_cpu_hours(tmp_path / "fork", 10**6) == 1.0
+
+
+def test_moving_average_resume_validation_and_export(tmp_path):
+    """A run that adds a moving average to a checkpoint without one starts it at the
+    parameters, validates it as "val_ema" and exports it with ``ema``; a run without one
+    drops it again."""
+    rng = np.random.default_rng(1)
+    _images(tmp_path / "train", 4, (72, 80, 3), rng)
+    _images(tmp_path / "val", 1, (64, 64, 3), rng)
+    plain = _config(tmp_path / "train", tmp_path / "val", 4)
+    plain.val.every = 0
+    first = loop.train_and_evaluate(plain, tmp_path / "run")
+    assert first.ema_params is None
+    with pytest.raises(ValueError, match="no moving average"):
+        export(tmp_path / "run", tmp_path / "x.npz", ema=True)
+
+    averaged = _config(tmp_path / "train", tmp_path / "val", 6)
+    averaged.optim.ema_decay, averaged.val.every = 0.5, 6
+    state = loop.train_and_evaluate(averaged, tmp_path / "run", resume=True)
+    # Started at step 4's parameters (the average of them and steps 5 and 6 lies within
+    # their span; one started anywhere else would not), and not equal to step 6's.
+    for p4, p6, e in zip(*(jax.tree_util.tree_leaves(t) for t in
+                           (first.params, state.params, state.ema_params))):
+        assert np.max(np.abs(e - p6)) <= np.max(np.abs(p4 - p6)) + 1e-7
+    differs = jax.tree_util.tree_map(lambda a, b: bool(np.any(a != b)),
+                                     state.ema_params, state.params)
+    assert any(jax.tree_util.tree_leaves(differs))
+    lines = [json.loads(x) for x in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert {m["split"] for m in lines if m["step"] == 6} == {"train", "val", "val_ema"}
+
+    codec = export(tmp_path / "run", tmp_path / "ema.npz", ema=True)
+    for a, b in zip(jax.tree_util.tree_leaves(codec.params),
+                    jax.tree_util.tree_leaves(state.ema_params)):
+        np.testing.assert_array_equal(np.asarray(a), b)
+    assert codec.training["ema_decay"] == 0.5
+
+    plain.num_steps = 7
+    assert loop.train_and_evaluate(plain, tmp_path / "run", resume=True).ema_params is None

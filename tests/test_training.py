@@ -9,6 +9,7 @@ from jaxlic import AsymmetricModel
 from jaxlic.training import (
     LossConfig, TrainState, halving_schedule, make_optimizer, make_train_step, param_labels,
     pq_weight)
+from jaxlic.training.step import ema_update
 
 
 def test_halving_schedule_and_pq_weight():
@@ -44,6 +45,32 @@ def test_tiny_model_overfits_one_image(tiny_config, tiny_params, kodak_image):
     first, last = losses[:5].mean(), losses[-5:].mean()
     assert last < 0.7 * first, (first, last)
     assert int(state.step) == 200 and int(state.bad_step) == -1
+
+
+def test_moving_average_of_the_parameters(tiny_config, tiny_params):
+    """The step keeps d * ema + (1 - d) * params with d = min(decay, (1 + t) / (10 + t)),
+    checked in float64 against the parameters of each step."""
+    model = AsymmetricModel(tiny_config)
+    tx = make_optimizer(halving_schedule(1e-3))
+    step = jax.jit(make_train_step(model, tx, LossConfig(lmbda=0.01), ema_decay=0.3))
+    state = TrainState.create(tiny_params, tx, ema=True)
+    assert TrainState.create(tiny_params, tx).ema_params is None
+    expected = jax.tree_util.tree_map(lambda p: np.asarray(p, np.float64), tiny_params)
+    batch = jnp.full((1, 64, 64, 3), 0.25)
+    for t in range(3):
+        state, _ = step(state, batch, jax.random.PRNGKey(t))
+        d = min(0.3, (1 + t) / (10 + t))  # 0.1, 0.18..., then the decay 0.3
+        expected = jax.tree_util.tree_map(lambda e, p: d * e + (1 - d) * np.asarray(p),
+                                          expected, state.params)
+    moved = jax.tree_util.tree_map(lambda a, b: bool(np.any(a != b)), state.params, tiny_params)
+    assert any(jax.tree_util.tree_leaves(moved))
+    for e, a in zip(jax.tree_util.tree_leaves(expected),
+                    jax.tree_util.tree_leaves(state.ema_params)):
+        np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-7)
+    # Past the warm-up, decay 0 makes the average the parameters themselves.
+    same = ema_update(tiny_params, state.params, jnp.asarray(100), 0.0)
+    for a, b in zip(jax.tree_util.tree_leaves(same), jax.tree_util.tree_leaves(state.params)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_non_finite_step_is_skipped_and_recorded(tiny_config, tiny_params):

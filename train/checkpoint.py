@@ -56,6 +56,24 @@ def checkpoint_dir(workdir: str | os.PathLike) -> pathlib.Path:
     return pathlib.Path(workdir).resolve() / "checkpoints"
 
 
+def ema_as_in(saved: dict, template: TrainState) -> dict:
+    """The saved state dict with a moving average where ``template`` has one and none where
+    it has none: a checkpoint without one (a run without it, or saved before
+    ``TrainState`` had the field) starts it at its parameters; one the template has no
+    place for is dropped (logged either way)."""
+    ema = saved.get("ema_params")
+    if template.ema_params is None:
+        if ema is not None:
+            logging.info("the checkpoint's moving average of the parameters is dropped "
+                         "(optim.ema_decay = 0)")
+        return {**saved, "ema_params": None}
+    if ema is None:
+        logging.info("the checkpoint holds no moving average of the parameters: it starts "
+                     "at the parameters")
+        ema = saved["params"]
+    return {**saved, "ema_params": ema}
+
+
 class Checkpointer:
     """Saves and restores the training run in ``<workdir>/checkpoints`` (all hosts call it)."""
 
@@ -112,8 +130,10 @@ class Checkpointer:
                 ) -> tuple[TrainState, np.ndarray]:
         """The state (structured like ``template``) and RNG key saved at ``step``;
         ``data_iterator`` is moved to its saved position (a grain iterator stays at its
-        start if the checkpoint holds none)."""
+        start if the checkpoint holds none). The parameters' moving average follows the
+        template (``ema_as_in``)."""
         saved, rng, held = self.restore_raw(step)
+        saved = ema_as_in(saved, template)
         position = json.loads(held.state)
         if isinstance(data_iterator, HeldDataState):
             data_iterator.set_state(held.state)
@@ -135,11 +155,18 @@ class Checkpointer:
             state=ocp.args.StandardRestore(), data=grain.checkpoint.CheckpointRestore(held)))
         return restored.state["train_state"], restored.state["rng"], held
 
-    def params(self, step: int) -> Any:
-        """Only the model parameters saved at ``step`` (nested dict of numpy arrays)."""
+    def params(self, step: int, ema: bool = False) -> Any:
+        """The model parameters saved at ``step`` (nested dict of numpy arrays), or with
+        ``ema`` their moving average (``ValueError`` if the run kept none)."""
         restored = self.manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore()))
-        return restored.state["train_state"]["params"]
+        state = restored.state["train_state"]
+        if not ema:
+            return state["params"]
+        if state.get("ema_params") is None:
+            raise ValueError(f"checkpoint {self.directory / str(step)} holds no moving average "
+                             "of the parameters (the run had --config.optim.ema_decay=0)")
+        return state["ema_params"]
 
     def close(self) -> None:
         """Wait for pending saves, then release the manager."""

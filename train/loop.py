@@ -174,10 +174,12 @@ def _program(model_config: ModelConfig, compute_dtype: str, optim: tuple[tuple[s
     model = AsymmetricModel(model_config, dtype=jnp.dtype(compute_dtype))
     schedule = halving_schedule(o["lr"], o["first_halving"], o["halving_every"], o["warmup"])
     tx = make_optimizer(schedule, o["aux_multiplier"], o["clip_norm"])
-    step = (parallel.make_pool_step(model, tx, loss, *pool_sampling) if pool_sampling
-            else parallel.make_parallel_step(model, tx, loss))
+    ema_decay = o.get("ema_decay", 0.0)
+    step = (parallel.make_pool_step(model, tx, loss, *pool_sampling, ema_decay=ema_decay)
+            if pool_sampling else parallel.make_parallel_step(model, tx, loss, ema_decay))
     # One program for the optimiser's zero states instead of one per parameter shape.
-    return _Program(model, schedule, tx, jax.jit(lambda p: TrainState.create(p, tx)), step,
+    create_state = jax.jit(lambda p: TrainState.create(p, tx, ema=bool(ema_decay)))
+    return _Program(model, schedule, tx, create_state, step,
                     evaluate.make_estimator(model, loss))
 
 
@@ -281,6 +283,8 @@ class _Run:
                     stop = stop or self.skipped > config.max_skipped_steps
                 if self.validation and (stop or _should(done, config.val.every)):
                     self.writer.write(done, "val", self.validation(p_state.params))
+                    if p_state.ema_params is not None:
+                        self.writer.write(done, "val_ema", self.validation(p_state.ema_params))
                 if stop or _should(done, config.checkpoint_every):
                     self.checkpointer.save(parallel.unreplicate(p_state), self.rng, self.data,
                                            config)

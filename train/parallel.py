@@ -25,11 +25,11 @@ CROP_STREAM = 0x63726F70  # folded into the step key for the crops of the device
 
 
 def _scaled_counting_step(model: AsymmetricModel, tx: optax.GradientTransformation,
-                          loss: LossConfig) -> Callable:
+                          loss: LossConfig, ema_decay: float) -> Callable:
     """The library step on uint8 images, with the ``skipped`` metric.
 
     ``bad_step`` keeps its meaning (the first non-finite step of the run, -1 if none)."""
-    step = make_train_step(model, tx, loss, axis_name=AXIS)
+    step = make_train_step(model, tx, loss, axis_name=AXIS, ema_decay=ema_decay)
 
     def counting_step(state: TrainState, images: jax.Array, rng: jax.Array):
         fresh = state.replace(bad_step=jnp.full_like(state.bad_step, -1))
@@ -42,25 +42,26 @@ def _scaled_counting_step(model: AsymmetricModel, tx: optax.GradientTransformati
 
 
 def make_parallel_step(model: AsymmetricModel, tx: optax.GradientTransformation,
-                       loss: LossConfig) -> Callable:
+                       loss: LossConfig, ema_decay: float = 0.0) -> Callable:
     """``(state [D], images uint8 [D, b, H, W, 3], rng) -> (state [D], metrics [D])``.
 
     D is the number of local devices; the state is donated. Images are scaled to [0, 1]
-    on the device; ``rng`` is one key shared by all devices.
+    on the device; ``rng`` is one key shared by all devices. ``ema_decay``: see
+    ``jaxlic.training.train_step``.
     """
-    return jax.pmap(_scaled_counting_step(model, tx, loss), axis_name=AXIS,
+    return jax.pmap(_scaled_counting_step(model, tx, loss, ema_decay), axis_name=AXIS,
                     in_axes=(0, 0, None), donate_argnums=0)
 
 
 def make_pool_step(model: AsymmetricModel, tx: optax.GradientTransformation, loss: LossConfig,
-                   device_batch: int, crop: int, flip: bool) -> Callable:
+                   device_batch: int, crop: int, flip: bool, ema_decay: float = 0.0) -> Callable:
     """``(state [D], pool [D], rng) -> (state [D], metrics [D])`` on device-resident data.
 
     Each device samples ``device_batch`` crops from its copy of the ``ImagePool``
     (``replicate`` it once); the crop of the example with global index ``e`` depends only
     on ``rng``, the step and ``e``, not on how the batch is split over devices.
     """
-    step = _scaled_counting_step(model, tx, loss)
+    step = _scaled_counting_step(model, tx, loss, ema_decay)
 
     def pool_step(state: TrainState, pool: ImagePool, rng: jax.Array):
         example_ids = jax.lax.axis_index(AXIS) * device_batch + jnp.arange(device_batch)

@@ -22,18 +22,33 @@ class TrainState:
     """Everything that changes during training.
 
     ``bad_step`` is the first step whose loss or gradients were not finite (-1 if none);
-    such steps leave parameters and optimiser state unchanged.
+    such steps leave parameters and optimiser state unchanged. ``ema_params`` is an
+    exponential moving average of ``params`` (``ema_update``), or None when the run
+    keeps none.
     """
 
     step: jax.Array
     params: Any
     opt_state: Any
     bad_step: jax.Array
+    ema_params: Any = None
 
     @classmethod
-    def create(cls, params: Any, tx: optax.GradientTransformation) -> "TrainState":
+    def create(cls, params: Any, tx: optax.GradientTransformation,
+               ema: bool = False) -> "TrainState":
+        """Step 0, ``tx``'s initial state and, with ``ema``, an average that starts at
+        ``params``."""
         return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
-                   bad_step=jnp.full((), -1, jnp.int32))
+                   bad_step=jnp.full((), -1, jnp.int32), ema_params=params if ema else None)
+
+
+def ema_update(ema_params: Any, params: Any, step: jax.Array, decay: float) -> Any:
+    """The moving average after ``step``: ``d * ema + (1 - d) * params`` with
+    ``d = min(decay, (1 + step) / (10 + step))``, so that early in a run from scratch the
+    average follows the parameters (TensorFlow's ``ExponentialMovingAverage`` with
+    ``num_updates``). Its horizon is about ``1 / (1 - decay)`` steps."""
+    d = jnp.minimum(decay, (1.0 + step) / (10.0 + step)).astype(jnp.float32)
+    return jax.tree_util.tree_map(lambda e, p: d * e + (1.0 - d) * p, ema_params, params)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,13 +121,15 @@ def training_loss(params: Any, batch: jax.Array, key: jax.Array, step: jax.Array
 
 def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
                model: AsymmetricModel, tx: optax.GradientTransformation, loss: LossConfig,
-               axis_name: str | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
+               axis_name: str | None = None,
+               ema_decay: float = 0.0) -> tuple[TrainState, dict[str, jax.Array]]:
     """One optimisation step on ``batch [B, H, W, 3]`` in [0, 1].
 
     The step's key is ``fold_in(rng, step)`` and each example's noise depends on its
     global index, so a restart and any split of the batch across devices reproduce the
     same step. With ``axis_name`` (inside ``pmap``), gradients and metrics are averaged
-    over that axis. Returns the new state and scalar metrics (``loss``, ``bpp``,
+    over that axis. A state with ``ema_params`` has them moved toward the new parameters
+    (``ema_update`` with ``ema_decay``). Returns the new state and scalar metrics (``loss``, ``bpp``,
     ``bpp_y``, ``bpp_z``, ``mse``, ``psnr``, ``aux_loss``, ``lr``-free; see
     ``training_loss``).
     """
@@ -142,12 +159,15 @@ def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
         params=params,
         opt_state=opt_state,
         bad_step=jnp.where((state.bad_step < 0) & ~finite, state.step, state.bad_step),
+        ema_params=(None if state.ema_params is None
+                    else ema_update(state.ema_params, params, state.step, ema_decay)),
     )
     return new_state, metrics
 
 
 def make_train_step(model: AsymmetricModel, tx: optax.GradientTransformation,
-                    loss: LossConfig, axis_name: str | None = None) -> Callable:
+                    loss: LossConfig, axis_name: str | None = None,
+                    ema_decay: float = 0.0) -> Callable:
     """``train_step`` with its static arguments bound: ``(state, batch, rng) -> (state, metrics)``.
 
     Wrap it once with ``jax.jit(..., donate_argnums=0)`` or ``jax.pmap(..., axis_name=...)``.
@@ -155,4 +175,5 @@ def make_train_step(model: AsymmetricModel, tx: optax.GradientTransformation,
     if len(loss.level_lmbdas) != model.config.rate_levels:
         raise ValueError(f"the model has {model.config.rate_levels} rate levels but the loss "
                          f"gives {len(loss.level_lmbdas)} lambdas (level_lmbdas)")
-    return functools.partial(train_step, model=model, tx=tx, loss=loss, axis_name=axis_name)
+    return functools.partial(train_step, model=model, tx=tx, loss=loss, axis_name=axis_name,
+                             ema_decay=ema_decay)
