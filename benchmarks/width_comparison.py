@@ -1,14 +1,20 @@
-"""Compare training runs of two widths at (about) equal CPU hours on Kodak.
+"""Compare variable-rate models on Kodak: training runs of two widths at (about) equal CPU
+hours, a run's moving average against its parameters, a checkpoint against a release.
 
-Each ``--run`` is ``LABEL=WORKDIR:STEP``: the checkpoint ``STEP`` of a variable-rate
-training run. Every run is estimated with the training program's validation (model
-likelihoods, rounded latents) at all its quality levels on the same Kodak images, and
-the first run is the anchor of the BD-rates::
+Each ``--run`` is ``LABEL=WORKDIR:STEP`` (the checkpoint ``STEP`` of a training run),
+``LABEL=WORKDIR:STEP:ema`` (its moving average of the parameters, ``optim.ema_decay``)
+or ``LABEL=WEIGHTS.npz`` (a weights file, e.g. the shipped release). Every model is
+estimated with the training program's validation (model likelihoods, rounded latents)
+at all its quality levels on the same Kodak images, and the first is the anchor of the
+BD-rates::
 
     python benchmarks/width_comparison.py --kodak ../shared/data/kodak --images 4 \\
         --run N64=/root/jaxlic-runs/main:1000 --run N128=/root/jaxlic-runs/n128_vr:250
+    python benchmarks/width_comparison.py --run shipped=jaxlic/zoo/weights/fu2022-n64-vr.npz \\
+        --run raw=/root/jaxlic-runs/main:50000 --run ema=/root/jaxlic-runs/main:50000:ema
 
-CPU hours come from the run's ``metrics.jsonl`` (the training processes' own CPU time).
+CPU hours come from the run's ``metrics.jsonl`` (the training processes' own CPU time),
+or from the weights file's training record.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the train package
 
 from jaxlic import AsymmetricModel, ModelConfig
+from jaxlic.coding import weights
+from jaxlic.training import LossConfig
 from jaxlic.eval.bdrate import bd_psnr, bd_rate
 from train.checkpoint import Checkpointer
 from train.evaluate import make_estimator, validate
@@ -29,19 +37,39 @@ from train.loop import loss_config
 from train.metrics_writer import logged_cpu_hours
 
 
-def estimate_run(workdir: pathlib.Path, step: int, images: list) -> dict:
-    """Per-level bpp and PSNR of checkpoint ``step`` of ``workdir``, with its CPU hours."""
+def load_model(spec: str) -> tuple[ModelConfig, LossConfig, dict, float, str]:
+    """``WORKDIR:STEP[:ema]`` or ``WEIGHTS.npz`` -> model, objective, parameters, CPU hours
+    and a description."""
+    if spec.endswith(".npz"):
+        model_config, params, _, meta = weights.load(spec)
+        training = meta.get("training", {})
+        loss = LossConfig(0.0, training.get("distortion", "mse"),
+                          level_lmbdas=tuple(training.get("level_lmbdas", ())))
+        return (model_config, loss, params, float(training.get("cpu_hours", 0.0)),
+                f"{spec} (step {training.get('step')})")
+    workdir, step, *ema = spec.split(":")
+    if ema not in ([], ["ema"]):
+        raise ValueError(f"--run {spec}: expected WORKDIR:STEP, WORKDIR:STEP:ema or FILE.npz")
     checkpointer = Checkpointer(workdir, read_only=True)
-    config = checkpointer.saved_config(step)
-    model_config = ModelConfig.from_dict(config.model.to_dict())
-    estimate = make_estimator(AsymmetricModel(model_config), loss_config(config))
+    try:
+        config = checkpointer.saved_config(int(step))
+        params = checkpointer.params(int(step), ema=bool(ema))
+    finally:
+        checkpointer.close()
+    return (ModelConfig.from_dict(config.model.to_dict()), loss_config(config), params,
+            logged_cpu_hours(workdir, int(step)), f"{workdir} step {step}{' (ema)' if ema else ''}")
+
+
+def estimate_run(spec: str, images: list) -> dict:
+    """Per-level bpp and PSNR of the model ``spec`` (``load_model``), with its CPU hours."""
+    model_config, loss, params, cpu_hours, description = load_model(spec)
+    estimate = make_estimator(AsymmetricModel(model_config), loss)
     start = time.perf_counter()
-    metrics = validate(estimate, checkpointer.params(step), images,
-                       range(model_config.rate_levels))
+    metrics = validate(estimate, params, images, range(model_config.rate_levels))
     levels = range(1, model_config.rate_levels + 1)
     return {"bpp": [metrics[f"q{q}/bpp"] for q in levels],
             "psnr": [metrics[f"q{q}/psnr"] for q in levels],
-            "cpu_hours": logged_cpu_hours(workdir, step),
+            "cpu_hours": cpu_hours, "description": description,
             "width": model_config.latent_channels, "seconds": time.perf_counter() - start}
 
 
@@ -49,15 +77,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kodak", type=pathlib.Path, default=pathlib.Path("../shared/data/kodak"))
     parser.add_argument("--images", type=int, default=4, help="first N Kodak images")
-    parser.add_argument("--run", action="append", required=True, help="LABEL=WORKDIR:STEP")
+    parser.add_argument("--run", action="append", required=True,
+                        help="LABEL=WORKDIR:STEP, LABEL=WORKDIR:STEP:ema or LABEL=WEIGHTS.npz")
     args = parser.parse_args()
     images = aligned_images(args.kodak, args.images)
     results = {}
     for spec in args.run:
         label, rest = spec.split("=", 1)
-        workdir, step = rest.rsplit(":", 1)
-        results[label] = r = estimate_run(pathlib.Path(workdir), int(step), images)
-        print(f"{label}: N={r['width']} step {step}, {r['cpu_hours']:.3f} CPU hours, "
+        results[label] = r = estimate_run(rest, images)
+        print(f"{label}: {r['description']}, M={r['width']}, {r['cpu_hours']:.3f} CPU hours, "
               f"estimated in {r['seconds']:.0f} s")
         print("  bpp  " + " ".join(f"{b:6.3f}" for b in r["bpp"]))
         print("  PSNR " + " ".join(f"{p:6.2f}" for p in r["psnr"]))
