@@ -47,13 +47,12 @@ def load_model(spec: str) -> tuple[ModelConfig, LossConfig, dict, float, str]:
                           level_lmbdas=tuple(training.get("level_lmbdas", ())))
         return (model_config, loss, params, float(training.get("cpu_hours", 0.0)),
                 f"{spec} (step {training.get('step')})")
-    workdir, step, *ema = spec.split(":")
-    if ema not in ([], ["ema"]):
-        raise ValueError(f"--run {spec}: expected WORKDIR:STEP, WORKDIR:STEP:ema or FILE.npz")
+    ema = spec.endswith(":ema")
+    workdir, step = spec.removesuffix(":ema").rsplit(":", 1)
     checkpointer = Checkpointer(workdir, read_only=True)
     try:
         config = checkpointer.saved_config(int(step))
-        params = checkpointer.params(int(step), ema=bool(ema))
+        params = checkpointer.params(int(step), ema=ema)
     finally:
         checkpointer.close()
     return (ModelConfig.from_dict(config.model.to_dict()), loss_config(config), params,

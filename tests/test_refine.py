@@ -13,6 +13,7 @@ from jaxlic.cli import main
 from jaxlic.coding.gains import quality_lmbda
 from jaxlic.coding.refine import MAX_PIXELS, refine_latents
 from jaxlic.losses import QUALITY_LMBDAS
+from jaxlic.ops import gumbel_rounding, round_about
 
 QUALITY = 4
 
@@ -69,12 +70,47 @@ def test_refined_files_cost_less_and_decode_as_usual(vr_codec, image, tmp_path, 
     assert "must be a positive number" in capsys.readouterr().err
 
 
+def test_gumbel_rounding_between_grid_points_and_cold_to_rounding():
+    x = jax.numpy.linspace(-3.0, 3.0, 1001) + 0.013
+    center = 0.3
+    cold = gumbel_rounding(x, jax.random.PRNGKey(0), 1e-3, center)
+    # Away from the midpoints between grid points (where even a cold draw may go either way).
+    clear = np.abs((np.asarray(x) - center) % 1.0 - 0.5) > 0.02
+    np.testing.assert_allclose(np.asarray(cold)[clear], np.asarray(round_about(x, center))[clear],
+                               atol=1e-5)
+    keys = jax.random.split(jax.random.PRNGKey(1), 4000)
+    warm = jax.vmap(lambda k: gumbel_rounding(x, k, 0.5, center))(keys)
+    below = np.floor(np.asarray(x) - center) + center
+    assert np.all(warm >= below - 1e-5) and np.all(warm <= below + 1 + 1e-5)
+    # The nearer grid point is the likelier: the mean lies on its side of the midpoint.
+    mean_offset = np.asarray(warm.mean(0)) - below
+    fraction = np.asarray(x) - below
+    assert np.all((mean_offset - 0.5) * (fraction - 0.5) >= -1e-3)
+    grads = jax.grad(lambda v: gumbel_rounding(v, jax.random.PRNGKey(2), 0.5).sum())(x)
+    assert np.all(np.isfinite(grads)) and np.all(grads >= 0) and np.any(grads > 0)
+
+
+def test_annealed_refinement_also_lowers_the_cost(vr_codec, image):
+    settings = Refinement(steps=12, learning_rate=0.05, check_every=4, proxy="sga")
+    assert settings.schedule(1) == pytest.approx((0.05, 0.5))
+    assert settings.schedule(12) == pytest.approx((0.05 / 12, 0.1))
+    plain = vr_codec.compress(image, quality=QUALITY)
+    refined = vr_codec.compress(image, quality=QUALITY, refine=settings)
+    assert _cost(vr_codec, image, refined) < _cost(vr_codec, image, plain)
+    assert refined != vr_codec.compress(image, quality=QUALITY,
+                                        refine=dataclasses.replace(settings, proxy="noise"))
+
+
 def test_refinement_is_refused_where_it_cannot_work(vr_codec, image, tiny_config, tiny_params,
                                                     tmp_path):
     with pytest.raises(ValueError, match="target_bpp"):
         vr_codec.compress(image, target_bpp=1.0, refine=Refinement())
     with pytest.raises(ValueError, match="steps"):
         Refinement(steps=0)
+    with pytest.raises(ValueError, match="proxy"):
+        Refinement(proxy="round")
+    with pytest.raises(ValueError, match="temperature"):
+        Refinement(temperature=(0.5, 0.0))
     with pytest.raises(ValueError, match="lambda"):  # a fixed-rate model that records none
         Codec(tiny_config, tiny_params).compress(image, refine=Refinement())
     # The weights file keeps the training record, and with it the lambda.

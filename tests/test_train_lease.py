@@ -92,10 +92,11 @@ def _leaves(tree):
     return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]
 
 
-def _toy_train_step(model, tx, loss, axis_name=None):
+def _toy_train_step(model, tx, loss, axis_name=None, ema_decay=0.0):
     """The library step's contract (an update skipped and recorded in ``bad_step`` when
     non-finite) on a toy loss, the mean of the images; non-finite at steps STEP + 1 and
-    STEP + 2."""
+    STEP + 2. (The lease keeps no moving average.)"""
+    assert not ema_decay
 
     def step(state, images, rng):
         poisoned = (state.step == STEP + 1) | (state.step == STEP + 2)

@@ -64,8 +64,8 @@ def ema_as_in(saved: dict, template: TrainState) -> dict:
     ema = saved.get("ema_params")
     if template.ema_params is None:
         if ema is not None:
-            logging.info("the checkpoint's moving average of the parameters is dropped "
-                         "(optim.ema_decay = 0)")
+            logging.warning("the checkpoint's moving average of the parameters is dropped "
+                            "(optim.ema_decay = 0)")
         return {**saved, "ema_params": None}
     if ema is None:
         logging.info("the checkpoint holds no moving average of the parameters: it starts "

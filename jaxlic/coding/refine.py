@@ -5,9 +5,9 @@ g_a is amortised: trained to give good latents for every image, it leaves a gap 
 one (the amortisation gap of Cremer et al. 2018; for learned codecs Campos et al. 2019,
 Yang et al. 2020). Refinement closes part of it at encoding time: Adam on the gained
 latents ``y~`` and ``z`` of one image, for the training objective ``lambda * D + R`` with
-the training's uniform-noise proxy for rounding, the rate decaying linearly to zero.
-(Stochastic Gumbel annealing, Yang et al. 2020, gained more at low qualities and less at
-high ones in a probe: docs/results.md.) Every ``check_every`` steps the iterate
+a differentiable proxy for rounding (the training's uniform noise, or stochastic Gumbel
+annealing, Yang et al. 2020: ``Refinement.proxy``), the rate decaying linearly to zero.
+Every ``check_every`` steps the iterate
 is scored with rounded latents (the estimated cost of the file it would give), and the
 best-scoring one is returned, the encoder's own latents included: refinement never makes
 that estimate worse. The decoder sees an ordinary file.
@@ -29,9 +29,10 @@ from jaxlic.entropy import gmm
 from jaxlic.losses import rd_loss
 from jaxlic.models import AsymmetricModel, ModelConfig
 from jaxlic.models.asymmetric import apply_gain
-from jaxlic.ops.quantize import round_about
+from jaxlic.ops.quantize import gumbel_rounding, round_about
 
 MAX_PIXELS = 1 << 20  # largest padded image refined (memory of the whole-image gradient)
+PROXIES = ("noise", "sga")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,19 +41,36 @@ class Refinement:
 
     ``steps`` Adam steps, the rate decaying linearly from ``learning_rate`` (in units of
     the quantisation step) to zero, scored with rounded latents every ``check_every``
-    steps and at the end; the noise is drawn from ``seed``, so the same image, weights
-    and settings give the same file on the same machine.
+    steps and at the end. ``proxy`` stands in for rounding while optimising: ``"noise"``
+    (uniform noise, as in training) or ``"sga"`` (``gumbel_rounding`` at a temperature
+    annealed geometrically from ``temperature[0]`` to ``temperature[1]``). The random
+    draws come from ``seed``, so the same image, weights and settings give the same file
+    on the same machine.
     """
 
     steps: int = 100
     learning_rate: float = 0.02
     check_every: int = 10
     seed: int = 0
+    proxy: str = "noise"
+    temperature: tuple[float, float] = (0.5, 0.1)
 
     def __post_init__(self):
         if self.steps < 1 or self.check_every < 1 or not self.learning_rate > 0:
             raise ValueError(f"refinement needs steps >= 1, check_every >= 1 and a positive "
                              f"learning rate, got {self}")
+        if self.proxy not in PROXIES:
+            raise ValueError(f"refinement proxy must be one of {PROXIES}, got {self.proxy!r}")
+        if np.shape(self.temperature) != (2,) or not all(t > 0 for t in self.temperature):
+            raise ValueError(f"refinement temperature must be two positive numbers (start, "
+                             f"end), got {self.temperature}")
+
+    def schedule(self, i: int) -> tuple[float, float]:
+        """Learning rate and temperature of step ``i`` (1 .. steps)."""
+        progress = (i - 1) / self.steps
+        start, end = self.temperature
+        return (self.learning_rate * (1 - progress),
+                start * (end / start) ** ((i - 1) / max(self.steps - 1, 1)))
 
 
 def refine_latents(config: ModelConfig, params: Any, image: np.ndarray, size: tuple[int, int],
@@ -73,7 +91,7 @@ def refine_latents(config: ModelConfig, params: Any, image: np.ndarray, size: tu
                          f"(padded), this one has {image.shape[0] * image.shape[1]}")
     vectors = (None, None) if gains is None else tuple(
         jnp.asarray(g)[None] for g in (gains.y_inverse, gains.z_inverse))
-    step, score = _programs(config, distortion, size)
+    step, score = _programs(config, distortion, size, settings.proxy)
     x = jnp.asarray(image, jnp.float32)[None] / 255.0
     latents = (jnp.asarray(y_tilde)[None], jnp.asarray(z)[None])
     lmbda = jnp.float32(lmbda)
@@ -81,9 +99,9 @@ def refine_latents(config: ModelConfig, params: Any, image: np.ndarray, size: tu
     best, best_cost = latents, score(params, x, latents, vectors, lmbda)
     key = jax.random.PRNGKey(settings.seed)
     for i in range(1, settings.steps + 1):
-        learning_rate = jnp.float32(settings.learning_rate * (1 - (i - 1) / settings.steps))
+        learning_rate, temperature = map(jnp.float32, settings.schedule(i))
         latents, opt_state = step(params, x, latents, opt_state, vectors, lmbda,
-                                  learning_rate, jax.random.fold_in(key, i))
+                                  learning_rate, jax.random.fold_in(key, i), temperature)
         if i % settings.check_every == 0 or i == settings.steps:
             cost = score(params, x, latents, vectors, lmbda)
             if cost < best_cost:
@@ -94,14 +112,19 @@ def refine_latents(config: ModelConfig, params: Any, image: np.ndarray, size: tu
 
 
 @functools.lru_cache(maxsize=8)
-def _programs(config: ModelConfig, distortion: str, size: tuple[int, int]):
-    """The jitted Adam step on the noisy cost and the cost with rounded latents."""
+def _programs(config: ModelConfig, distortion: str, size: tuple[int, int], proxy: str):
+    """The jitted Adam step on the cost with ``proxy`` for rounding and the cost with
+    rounded latents."""
     model = AsymmetricModel(config)
 
-    def forward(m, latents, inverse, key):
+    def forward(m, latents, inverse, key, temperature):
         y, z = latents
         if key is None:
             y_hat, z_hat = round_about(y), round_about(z, m.z_medians())
+        elif proxy == "sga":
+            key_y, key_z = jax.random.split(key)
+            y_hat = gumbel_rounding(y, key_y, temperature)
+            z_hat = gumbel_rounding(z, key_z, temperature, m.z_medians())
         else:
             noise_y, noise_z = jax.random.split(key)
             y_hat = y + jax.random.uniform(noise_y, y.shape, minval=-0.5, maxval=0.5)
@@ -114,12 +137,13 @@ def _programs(config: ModelConfig, distortion: str, size: tuple[int, int]):
                 "likelihoods": {"y": likelihood_y, "z": m.entropy_bottleneck(z_hat)},
                 "pq_loss": jnp.zeros((), jnp.float32)}
 
-    def cost(params, x, latents, inverse, lmbda, key=None):
-        outputs = model.apply({"params": params}, latents, inverse, key, method=forward)
+    def cost(params, x, latents, inverse, lmbda, key=None, temperature=None):
+        outputs = model.apply({"params": params}, latents, inverse, key, temperature,
+                              method=forward)
         return rd_loss(x[:, : size[0], : size[1]], outputs, lmbda, distortion)[0]
 
-    def step(params, x, latents, opt_state, inverse, lmbda, learning_rate, key):
-        grads = jax.grad(cost, argnums=2)(params, x, latents, inverse, lmbda, key)
+    def step(params, x, latents, opt_state, inverse, lmbda, learning_rate, key, temperature):
+        grads = jax.grad(cost, argnums=2)(params, x, latents, inverse, lmbda, key, temperature)
         updates, opt_state = optax.adam(learning_rate).update(grads, opt_state)
         return optax.apply_updates(latents, updates), opt_state
 

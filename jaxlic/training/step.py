@@ -37,9 +37,10 @@ class TrainState:
     def create(cls, params: Any, tx: optax.GradientTransformation,
                ema: bool = False) -> "TrainState":
         """Step 0, ``tx``'s initial state and, with ``ema``, an average that starts at
-        ``params``."""
+        ``params`` (a copy: a step may donate the state's buffers)."""
         return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
-                   bad_step=jnp.full((), -1, jnp.int32), ema_params=params if ema else None)
+                   bad_step=jnp.full((), -1, jnp.int32),
+                   ema_params=jax.tree_util.tree_map(jnp.copy, params) if ema else None)
 
 
 def ema_update(ema_params: Any, params: Any, step: jax.Array, decay: float) -> Any:
@@ -129,10 +130,13 @@ def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
     global index, so a restart and any split of the batch across devices reproduce the
     same step. With ``axis_name`` (inside ``pmap``), gradients and metrics are averaged
     over that axis. A state with ``ema_params`` has them moved toward the new parameters
-    (``ema_update`` with ``ema_decay``). Returns the new state and scalar metrics (``loss``, ``bpp``,
+    (``ema_update`` with ``ema_decay``, which must then be in (0, 1)). Returns the new state and scalar metrics (``loss``, ``bpp``,
     ``bpp_y``, ``bpp_z``, ``mse``, ``psnr``, ``aux_loss``, ``lr``-free; see
     ``training_loss``).
     """
+    if state.ema_params is not None and not 0.0 < ema_decay < 1.0:
+        raise ValueError(f"the state keeps a moving average of the parameters, which needs "
+                         f"an ema_decay in (0, 1), got {ema_decay}")
     local_batch = batch.shape[0]
     offset = jax.lax.axis_index(axis_name) * local_batch if axis_name else 0
     loss_fn = functools.partial(training_loss, batch=batch,
@@ -172,6 +176,8 @@ def make_train_step(model: AsymmetricModel, tx: optax.GradientTransformation,
 
     Wrap it once with ``jax.jit(..., donate_argnums=0)`` or ``jax.pmap(..., axis_name=...)``.
     """
+    if not 0.0 <= ema_decay < 1.0:
+        raise ValueError(f"ema_decay must be in [0, 1) (0: no moving average), got {ema_decay}")
     if len(loss.level_lmbdas) != model.config.rate_levels:
         raise ValueError(f"the model has {model.config.rate_levels} rate levels but the loss "
                          f"gives {len(loss.level_lmbdas)} lambdas (level_lmbdas)")
