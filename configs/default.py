@@ -102,8 +102,9 @@ def paper_config(preset: str, distortion: str, lmbda: float) -> ml_collections.C
 def variable_rate_config(preset: str) -> ml_collections.ConfigDict:
     """One model for CompressAI's eight MSE qualities (gain units, Cui et al. 2021),
     trained with the budget recipe measured on the project's 2-core CPU (docs/training.md):
-    128x128 crops, gradient clipping at global norm 1, a short warm-up, and a constant
-    learning rate until the final halvings, which are scheduled when a release is cut."""
+    128x128 crops, gradient clipping at global norm 1, a short warm-up, a constant
+    learning rate until the final halvings, which are scheduled when a release is cut, and
+    a moving average of the parameters (decay 0.999), which a release may export instead."""
     c = get_config()
     c.model = model_config(preset)
     c.model.rate_levels = len(QUALITY_LMBDAS)
@@ -112,6 +113,7 @@ def variable_rate_config(preset: str) -> ml_collections.ConfigDict:
     c.optim.lr = 2e-4
     c.optim.warmup = 100
     c.optim.clip_norm = 1.0
+    c.optim.ema_decay = 0.999
     c.data.crop_size = 128
     c.data.num_workers = 1
     c.num_steps = 2_000_000

@@ -61,7 +61,7 @@ def test_variable_rate_setting():
     model = ModelConfig.from_dict(c.model.to_dict())
     assert model.latent_channels == 64 and model.rate_levels == len(c.level_lmbdas) == 8
     assert list(c.level_lmbdas) == sorted(c.level_lmbdas) and c.level_lmbdas[0] == 0.0018
-    assert c.optim.clip_norm == 1.0 and c.optim.warmup > 0
+    assert c.optim.clip_norm == 1.0 and c.optim.warmup > 0 and 0 < c.optim.ema_decay < 1
 
 
 def test_command_line_overrides():
