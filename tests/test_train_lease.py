@@ -69,11 +69,12 @@ def _config(train_dir, **changes):
     return c
 
 
-def _cpu_checkpoint(workdir, config, params):
+def _cpu_checkpoint(workdir, config, params, average=False):
     """A checkpoint as a CPU run at STEP leaves it: random Adam moments, all counts at STEP,
-    a grain position; and its metrics line with the CPU hours so far."""
+    a grain position, with ``average`` a moving average of the parameters; and its metrics
+    line with the CPU hours so far."""
     tx = make_optimizer(lambda s: 1e-3)
-    state = jax.jit(lambda p: TrainState.create(p, tx))(params)
+    state = jax.jit(lambda p: TrainState.create(p, tx, ema=average))(params)
     rng = np.random.default_rng(0)
     opt_state = jax.tree_util.tree_map(
         lambda x: np.full(x.shape, STEP, x.dtype) if x.dtype == np.int32
@@ -86,6 +87,33 @@ def _cpu_checkpoint(workdir, config, params):
     (workdir / METRICS_FILE).write_text(
         '{"step": 400, "split": "train", "cpu_hours": 2.5}\n{"step": 400, "split": "val"}\n')
     return state
+
+
+def test_a_lease_copy_leaves_the_moving_average_behind(tmp_path, tiny_params):
+    config = _config(tmp_path / "train", num_steps=STEP + 10)
+    _cpu_checkpoint(tmp_path / "cpu", config, tiny_params, average=True)
+    assert copy_checkpoint(tmp_path / "cpu", tmp_path / "cooldown") == STEP
+    assert copy_checkpoint(tmp_path / "cpu", tmp_path / "lease", average=False) == STEP
+    states = {}
+    for name in ("cpu", "cooldown", "lease"):
+        checkpointer = Checkpointer(tmp_path / name, read_only=True)
+        states[name] = checkpointer.restore_raw(STEP)
+        checkpointer.close()
+    assert states["cooldown"][0]["ema_params"] is not None
+    assert states["lease"][0]["ema_params"] is None
+    for key in ("params", "opt_state", "step"):
+        for a, b in zip(_leaves(states["cpu"][0][key]), _leaves(states["lease"][0][key])):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(states["cpu"][1], states["lease"][1])  # the RNG key
+    assert states["lease"][2].state == b'{"next_index": 7}'  # the data position
+    assert "2.5" in (tmp_path / "lease" / METRICS_FILE).read_text()
+    # It restores as a training run does, into a state without an average.
+    tx = make_optimizer(lambda s: 1e-3)
+    template = jax.eval_shape(lambda p: TrainState.create(p, tx), tiny_params)
+    checkpointer = Checkpointer(tmp_path / "lease", read_only=True)
+    restored, _ = checkpointer.restore(STEP, template, HeldDataState())
+    checkpointer.close()
+    assert restored.ema_params is None and int(restored.step) == STEP
 
 
 def _leaves(tree):

@@ -6,7 +6,8 @@
 # .gpu/weights.npz) with CONFIG (default configs/lease.py, whose base is the shipped
 # variable_rate_n64) for BUDGET seconds of training (default 420), then leaves in
 # $OUT: the final checkpoint as a tar in pieces of at most 15 MiB, its float16 weights
-# file, metrics.jsonl and train.log. The checkpoint is packed even when training failed.
+# file (and one of its moving average, where the configuration keeps one), metrics.jsonl
+# and train.log. The checkpoint is packed even when training failed.
 set -uo pipefail
 OUT=${OUT:?set OUT to the output folder}
 if compgen -G ".whl/*.whl" > /dev/null; then
@@ -25,6 +26,8 @@ step=$(ls .gpu/run/checkpoints 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail
 if [ -n "$step" ]; then
   python3 -m train.export --workdir=.gpu/run --step="$step" --half_precision \
     --out="$OUT/weights-$step-f16.npz" 2>&1 | tail -n 1 | tee -a "$OUT/train.log"
+  python3 -m train.export --workdir=.gpu/run --step="$step" --half_precision --ema \
+    --out="$OUT/weights-$step-ema-f16.npz" 2>&1 | tail -n 1 | tee -a "$OUT/train.log"
   tar -C .gpu/run -cf - "checkpoints/$step" | split -d -a 1 -b 15M - "$OUT/checkpoint-$step.tar."
 fi
 cp .gpu/run/metrics.jsonl "$OUT/" 2>/dev/null

@@ -2,7 +2,8 @@
 
 Fills (all git-ignored; sent with ``carry: [".gpu", ".whl"]``, docs/gpu_training.md):
   .gpu/run/          the run to continue: the last checkpoint of ``--run`` (a training
-                     workdir, e.g. the CPU run's; float32 parameters, optimiser state, step)
+                     workdir, e.g. the CPU run's; float32 parameters, optimiser state, step,
+                     not the moving average of the parameters, which the lease restarts)
                      and the metrics line that carries its CPU hours
   .gpu/weights.npz   or, with ``--weights``, a weights file to start from (fresh optimiser)
   .gpu/val/          a few validation images
@@ -21,6 +22,7 @@ import subprocess
 import sys
 
 from jaxlic.images import list_images
+from jaxlic.training import TrainState
 from train.checkpoint import Checkpointer, checkpoint_dir
 from train.metrics_writer import copy_metrics
 
@@ -41,17 +43,29 @@ def size(path: pathlib.Path) -> int:
 
 
 def copy_checkpoint(run: str | os.PathLike, into: str | os.PathLike,
-                    step: int | None = None) -> int:
+                    step: int | None = None, average: bool = True) -> int:
     """Copy checkpoint ``step`` (default: the last complete one) of workdir ``run`` into
     workdir ``into``, with ``run``'s last training metrics line up to that step (its
-    cumulative CPU hours); return the step."""
+    cumulative CPU hours); return the step. ``average=False`` leaves out the moving
+    average of the parameters, if any (a quarter of the checkpoint at N = 64)."""
     checkpointer = Checkpointer(run, read_only=True)
     try:
         step = checkpointer.saved_step(step)
+        saved, rng, held = checkpointer.restore_raw(step)
+        config = checkpointer.saved_config(step)
     finally:
         checkpointer.close()
     into = pathlib.Path(into)
-    shutil.copytree(checkpoint_dir(run) / str(step), checkpoint_dir(into) / str(step))
+    if average or saved.get("ema_params") is None:
+        shutil.copytree(checkpoint_dir(run) / str(step), checkpoint_dir(into) / str(step))
+    else:
+        writer = Checkpointer(into)
+        try:
+            writer.save(TrainState(step=saved["step"], params=saved["params"],
+                                   opt_state=saved["opt_state"], bad_step=saved["bad_step"]),
+                        rng, held, config)
+        finally:
+            writer.close()
     copy_metrics(run, into, step, history=False)
     return step
 
@@ -82,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     (gpu / "data").mkdir(parents=True)
     (gpu / "val").mkdir()
     if args.run:
-        step = copy_checkpoint(args.run, gpu / "run", args.step)
+        step = copy_checkpoint(args.run, gpu / "run", args.step, average=False)
         print(f"checkpoint {step} of {args.run}: {size(gpu / 'run') / 2**20:.1f} MiB")
     else:
         shutil.copy(args.weights, gpu / "weights.npz")
