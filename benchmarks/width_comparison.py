@@ -28,8 +28,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the trai
 
 from jaxlic import AsymmetricModel, ModelConfig
 from jaxlic.coding import weights
-from jaxlic.training import LossConfig
 from jaxlic.eval.bdrate import bd_psnr, bd_rate
+from jaxlic.training import LossConfig
 from train.checkpoint import Checkpointer
 from train.evaluate import make_estimator, validate
 from train.input_pipeline import aligned_images
@@ -55,8 +55,9 @@ def load_model(spec: str) -> tuple[ModelConfig, LossConfig, dict, float, str]:
         params = checkpointer.params(int(step), ema=ema)
     finally:
         checkpointer.close()
+    description = f"{workdir} step {step}" + (" (ema)" if ema else "")
     return (ModelConfig.from_dict(config.model.to_dict()), loss_config(config), params,
-            logged_cpu_hours(workdir, int(step)), f"{workdir} step {step}{' (ema)' if ema else ''}")
+            logged_cpu_hours(workdir, int(step)), description)
 
 
 def estimate_run(spec: str, images: list) -> dict:

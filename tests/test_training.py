@@ -9,7 +9,6 @@ from jaxlic import AsymmetricModel
 from jaxlic.training import (
     LossConfig, TrainState, halving_schedule, make_optimizer, make_train_step, param_labels,
     pq_weight)
-from jaxlic.training.step import ema_update
 
 
 def test_halving_schedule_and_pq_weight():

@@ -51,8 +51,9 @@ def copy_checkpoint(run: str | os.PathLike, into: str | os.PathLike,
     checkpointer = Checkpointer(run, read_only=True)
     try:
         step = checkpointer.saved_step(step)
-        saved, rng, held = checkpointer.restore_raw(step)
-        config = checkpointer.saved_config(step)
+        if not average:
+            saved, rng, held = checkpointer.restore_raw(step)
+            config = checkpointer.saved_config(step)
     finally:
         checkpointer.close()
     into = pathlib.Path(into)

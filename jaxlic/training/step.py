@@ -130,9 +130,9 @@ def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
     global index, so a restart and any split of the batch across devices reproduce the
     same step. With ``axis_name`` (inside ``pmap``), gradients and metrics are averaged
     over that axis. A state with ``ema_params`` has them moved toward the new parameters
-    (``ema_update`` with ``ema_decay``, which must then be in (0, 1)). Returns the new state and scalar metrics (``loss``, ``bpp``,
-    ``bpp_y``, ``bpp_z``, ``mse``, ``psnr``, ``aux_loss``, ``lr``-free; see
-    ``training_loss``).
+    (``ema_update`` with ``ema_decay``, which must then be in (0, 1)). Returns the new
+    state and scalar metrics (``loss``, ``bpp``, ``bpp_y``, ``bpp_z``, ``mse``, ``psnr``,
+    ``aux_loss``, ``lr``-free; see ``training_loss``).
     """
     if state.ema_params is not None and not 0.0 < ema_decay < 1.0:
         raise ValueError(f"the state keeps a moving average of the parameters, which needs "
