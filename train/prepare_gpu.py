@@ -57,7 +57,7 @@ def copy_checkpoint(run: str | os.PathLike, into: str | os.PathLike,
     finally:
         checkpointer.close()
     into = pathlib.Path(into)
-    if average or saved.get("ema_params") is None:
+    if average:
         shutil.copytree(checkpoint_dir(run) / str(step), checkpoint_dir(into) / str(step))
     else:
         writer = Checkpointer(into)
