@@ -52,7 +52,8 @@ def test_resume_logs_checkpoints_export_and_errors(tmp_path):
     train = [m for m in lines if m["split"] == "train"]
     val = [m for m in lines if m["split"] == "val"]
     assert [m["step"] for m in train] == [5, 10] and [m["step"] for m in val] == [5, 10]
-    for key in ["loss", "bpp_y", "bpp_z", "mse", "psnr", "lr", "aux_loss", "images_per_sec"]:
+    for key in ["loss", "bpp_y", "bpp_z", "mse", "psnr", "lr", "aux_loss", "grad_norm",
+                "images_per_sec"]:
         assert np.isfinite(train[-1][key]), key
     assert val[-1]["bpp"] > 0 and np.isfinite(val[-1]["psnr"])
     events = b"".join(p.read_bytes() for p in (tmp_path / "a/tensorboard").iterdir())

@@ -8,7 +8,7 @@ import pytest
 from jaxlic import AsymmetricModel
 from jaxlic.training import (
     LossConfig, TrainState, halving_schedule, make_optimizer, make_train_step, param_labels,
-    pq_weight)
+    pq_weight, training_loss)
 
 
 def test_halving_schedule_and_pq_weight():
@@ -71,6 +71,23 @@ def test_moving_average_of_the_parameters(tiny_config, tiny_params):
     with pytest.raises(ValueError, match="moving average"):  # a state with one, a step without
         jax.jit(make_train_step(model, tx, LossConfig(lmbda=0.01)))(state, batch,
                                                                     jax.random.PRNGKey(0))
+
+
+def test_grad_norm_is_the_norm_that_clipping_sees(tiny_config, tiny_params):
+    """``grad_norm``: the global norm of the gradient of every parameter but the
+    quantiles (which the aux optimiser trains, unclipped)."""
+    model, loss = AsymmetricModel(tiny_config), LossConfig(lmbda=0.01)
+    tx = make_optimizer(halving_schedule(1e-3), clip_norm=1.0)
+    step = jax.jit(make_train_step(model, tx, loss))
+    batch, rng = jnp.linspace(0, 1, 64 * 64 * 3).reshape(1, 64, 64, 3), jax.random.PRNGKey(3)
+    _, metrics = step(TrainState.create(tiny_params, tx), batch, rng)
+    grads = jax.grad(training_loss, has_aux=True)(
+        tiny_params, batch, jax.random.fold_in(rng, 0), 0, model=model, loss=loss)[0]
+    main = [np.asarray(g, np.float64) for path, g in jax.tree_util.tree_leaves_with_path(grads)
+            if "quantiles" not in jax.tree_util.keystr(path)]
+    expected = np.sqrt(sum(np.sum(g**2) for g in main))
+    assert len(main) < len(jax.tree_util.tree_leaves(grads))
+    assert float(metrics["grad_norm"]) == pytest.approx(expected, rel=1e-4)
 
 
 def test_non_finite_step_is_skipped_and_recorded(tiny_config, tiny_params):

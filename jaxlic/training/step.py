@@ -14,7 +14,7 @@ import optax
 from jaxlic.entropy import factorized
 from jaxlic.losses import rd_loss
 from jaxlic.models import AsymmetricModel
-from jaxlic.training.optim import pq_weight
+from jaxlic.training.optim import is_aux_param, pq_weight
 
 
 @flax.struct.dataclass
@@ -132,7 +132,8 @@ def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
     over that axis. A state with ``ema_params`` has them moved toward the new parameters
     (``ema_update`` with ``ema_decay``, which must then be in (0, 1)). Returns the new
     state and scalar metrics (``loss``, ``bpp``, ``bpp_y``, ``bpp_z``, ``mse``, ``psnr``,
-    ``aux_loss``, ``lr``-free; see ``training_loss``).
+    ``aux_loss``, see ``training_loss``; ``grad_norm``, the global norm of the gradient
+    of the main parameters, all but the quantiles: what ``clip_norm`` clips).
     """
     if state.ema_params is not None and not 0.0 < ema_decay < 1.0:
         raise ValueError(f"the state keeps a moving average of the parameters, which needs "
@@ -148,8 +149,11 @@ def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
         grads = jax.lax.pmean(grads, axis_name)
         metrics = jax.lax.pmean(metrics, axis_name)
     # One scalar decides: the squared norm is finite iff every gradient entry is.
-    grad_sq = sum(jnp.sum(jnp.square(g)) for g in jax.tree_util.tree_leaves(grads))
-    finite = jnp.isfinite(metrics["loss"]) & jnp.isfinite(grad_sq)
+    squares = [(is_aux_param(path), jnp.sum(jnp.square(g)))
+               for path, g in jax.tree_util.tree_leaves_with_path(grads)]
+    main_sq = sum(sq for aux, sq in squares if not aux)
+    finite = jnp.isfinite(metrics["loss"]) & jnp.isfinite(sum(sq for _, sq in squares))
+    metrics["grad_norm"] = jnp.sqrt(main_sq)
 
     def apply(operands):
         params, opt_state = operands
