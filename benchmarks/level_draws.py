@@ -9,14 +9,22 @@ common mean, stratified over independent: raw (summed over parameters) and norma
 per parameter by its mean squared gradient (the scale Adam divides by)::
 
     python benchmarks/level_draws.py --run ~/jaxlic-runs/main:32000 --batches 20
+
+With ``--per-level``, prints instead the global norm of the gradient at each level (every
+example of a batch at that level) over all parameters but the quantiles: what
+``optim.clip_norm`` clips (docs/training.md, "Clipping weighs the qualities")::
+
+    python benchmarks/level_draws.py --run ~/jaxlic-runs/main:49500 --batches 3 --batch-size 2 --per-level
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import pathlib
 import sys
 import time
+from typing import Callable
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the train package
 
@@ -26,6 +34,7 @@ import numpy as np
 
 from jaxlic import AsymmetricModel, ModelConfig
 from jaxlic.training import training_loss
+from jaxlic.training.optim import is_aux_param
 from jaxlic.training.step import draw_levels
 from train.checkpoint import Checkpointer
 from train.input_pipeline import load_pool, sample_crops
@@ -38,8 +47,10 @@ GROUPS = {"g_a + importance map": ("g_a", "importance_map"),
           "gains": ("gain_y", "gain_z")}
 
 
-def gradients(spec: str, batches: int, batch_size: int) -> dict[str, np.ndarray]:
-    """Flat gradients ``{mode: [batches, P]}`` per component group (``mode/group``)."""
+def gradient_fn(spec: str, batch_size: int) -> tuple[Callable, int]:
+    """``(grad, levels)``: ``grad(key, level [B])``, the gradient of the training loss at
+    checkpoint ``spec`` (``WORKDIR:STEP``) on the batch of the run's crops that ``key``
+    draws; ``levels``, the run's number of quality levels."""
     workdir, step = spec.rsplit(":", 1)
     checkpointer = Checkpointer(pathlib.Path(workdir).expanduser(), read_only=True)
     config = checkpointer.saved_config(int(step))
@@ -58,6 +69,25 @@ def gradients(spec: str, batches: int, batch_size: int) -> dict[str, np.ndarray]
         return jax.grad(training_loss, has_aux=True)(params, x, key, int(step), model=model,
                                                      loss=loss, example_ids=ids, level=level)[0]
 
+    return functools.partial(grad, params), levels
+
+
+def level_norms(spec: str, batches: int, batch_size: int) -> np.ndarray:
+    """``[levels, batches]``: the global norm of the gradient of all parameters but the
+    quantiles, every example of batch ``b`` at the level."""
+    grad, levels = gradient_fn(spec, batch_size)
+    norm = jax.jit(lambda g: jnp.sqrt(sum(
+        jnp.sum(jnp.square(v)) for path, v in jax.tree_util.tree_leaves_with_path(g)
+        if not is_aux_param(path))))
+    return np.array([[float(norm(grad(jax.random.PRNGKey(b), jnp.full(batch_size, level))))
+                      for b in range(batches)] for level in range(levels)])
+
+
+def gradients(spec: str, batches: int, batch_size: int) -> dict[str, np.ndarray]:
+    """Flat gradients ``{mode: [batches, P]}`` per component group (``mode/group``)."""
+    grad, levels = gradient_fn(spec, batch_size)
+    ids = jnp.arange(batch_size)
+
     def flat(g):
         return {name: np.concatenate([np.ravel(v) for part in parts if part in g
                                       for v in jax.tree_util.tree_leaves(g[part])])
@@ -68,8 +98,8 @@ def gradients(spec: str, batches: int, batch_size: int) -> dict[str, np.ndarray]
         key = jax.random.PRNGKey(b)
         independent = jax.random.randint(jax.random.fold_in(key, 1), (batch_size,), 0, levels)
         stratified = draw_levels(jax.random.fold_in(key, 2), ids, levels)
-        out["independent"].append(flat(grad(params, key, independent)))
-        out["stratified"].append(flat(grad(params, key, stratified)))
+        out["independent"].append(flat(grad(key, independent)))
+        out["stratified"].append(flat(grad(key, stratified)))
     return {f"{mode}/{name}": np.stack([g[name] for g in grads])
             for mode, grads in out.items() for name in GROUPS}
 
@@ -79,8 +109,17 @@ def main() -> None:
     parser.add_argument("--run", required=True, help="WORKDIR:STEP of a variable-rate run")
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--per-level", action="store_true",
+                        help="print the gradient's global norm at each level instead")
     args = parser.parse_args()
     start = time.perf_counter()
+    if args.per_level:
+        norms = level_norms(args.run, args.batches, args.batch_size)
+        print(f"{args.batches} batches of {args.batch_size}, {time.perf_counter() - start:.0f} s")
+        print(f"{'level':<8}{'mean norm':>10}{'min':>8}{'max':>8}")
+        for level, n in enumerate(norms, 1):
+            print(f"{level:<8}{n.mean():>10.2f}{n.min():>8.2f}{n.max():>8.2f}")
+        return
     grads = gradients(args.run, args.batches, args.batch_size)
     print(f"{args.batches} batches of {args.batch_size}, {time.perf_counter() - start:.0f} s")
     print(f"{'components':<24}{'raw variance ratio':>20}{'normalised':>12}")
