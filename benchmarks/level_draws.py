@@ -14,7 +14,8 @@ With ``--per-level``, prints instead the global norm of the gradient at each lev
 example of a batch at that level) over all parameters but the quantiles: what
 ``optim.clip_norm`` clips (docs/training.md, "Clipping weighs the qualities")::
 
-    python benchmarks/level_draws.py --run ~/jaxlic-runs/main:49500 --batches 3 --batch-size 2 --per-level
+    python benchmarks/level_draws.py --run ~/jaxlic-runs/main:49500 --batches 3 \\
+        --batch-size 2 --per-level
 """
 
 from __future__ import annotations

@@ -71,7 +71,8 @@ def ms_ssim(x: jax.Array, y: jax.Array, max_val: float = 1.0) -> jax.Array:
     Gaussian window 11 / sigma 1.5, K1 = 0.01, K2 = 0.03, 'valid' filtering and 2x2
     average-pool down-sampling; contrast-structure terms at scales 1-4 and the full SSIM
     at scale 5, each clipped at 0 before the power (as pytorch-msssim does; the
-    gradient is zero there rather than NaN). Both sides must be at least ``min_ms_ssim_size()`` pixels.
+    gradient is zero there rather than NaN). Both sides must be at least
+    ``min_ms_ssim_size()`` pixels.
     """
     x = jnp.asarray(x, jnp.float32)
     y = jnp.asarray(y, jnp.float32)

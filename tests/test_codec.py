@@ -79,7 +79,8 @@ def test_grayscale_and_rgba_inputs(codec):
     gray = _image(40, 70, channels=1)[..., 0]
     out = codec.decompress(codec.compress(gray))
     assert out.shape == (40, 70, 3)
-    np.testing.assert_array_equal(codec.latents(gray), codec.latents(np.repeat(gray[..., None], 3, -1)))
+    np.testing.assert_array_equal(codec.latents(gray),
+                                  codec.latents(np.repeat(gray[..., None], 3, -1)))
     rgba = np.concatenate([_image(30, 30), np.full((30, 30, 1), 7, np.uint8)], -1)
     with pytest.warns(UserWarning, match="alpha"):
         data = codec.compress(rgba)

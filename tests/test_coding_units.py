@@ -50,7 +50,8 @@ def test_wavefronts_cover_each_position_once_after_its_context(h, w):
         step_of[rows, cols] = t
     assert np.all(step_of >= 0)
     rows, cols = s.span(1, s.steps)
-    np.testing.assert_array_equal(step_of[rows, cols], np.repeat(np.arange(1, s.steps), s.counts[1:]))
+    np.testing.assert_array_equal(step_of[rows, cols],
+                                  np.repeat(np.arange(1, s.steps), s.counts[1:]))
     for r in range(h):
         for c in range(w):
             for dr, dc in causal_offsets():

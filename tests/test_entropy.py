@@ -46,7 +46,8 @@ def test_gmm_likelihood_is_bounded_and_gradients_finite():
         assert np.all(np.isfinite(g))
     # raw head outputs of any size give finite parameters and gradients
     head = jax.random.normal(jax.random.PRNGKey(1), (9 * 8,)) * 1e3
-    g = jax.grad(lambda r: jnp.sum(jnp.log(gmm.likelihood(jnp.zeros(8), gmm.mixture_from_raw(r, 3)))))(head)
+    g = jax.grad(lambda r: jnp.sum(jnp.log(gmm.likelihood(jnp.zeros(8),
+                                                          gmm.mixture_from_raw(r, 3)))))(head)
     assert np.all(np.isfinite(g))
 
 

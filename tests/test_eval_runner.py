@@ -40,7 +40,8 @@ def test_measure_counts_bytes_and_distortion(images):
     assert result.num_bytes == len(data) and result.bpp == 8 * len(data) / (180 * 192)
     assert result.psnr_rgb == pytest.approx(psnr_rgb(images[0].pixels, codec.decompress(data)))
     assert 0.5 < result.ms_ssim_rgb < 1
-    assert result.ms_ssim_rgb_db == pytest.approx(-10 * math.log10(1 - result.ms_ssim_rgb), rel=1e-5)
+    expected = -10 * math.log10(1 - result.ms_ssim_rgb)
+    assert result.ms_ssim_rgb_db == pytest.approx(expected, rel=1e-5)
     assert result.encoding_time > 0 and result.decoding_time > 0
     assert measure(codec, images[2]).ms_ssim_rgb is None  # under 176 px
 
@@ -83,7 +84,8 @@ def test_codec_failures_are_reported():
     def cannot_load():
         raise OSError("no weights")
 
-    (point,) = evaluate_settings([Setting("w.jlw", cannot_load)], [EvalImage("ok", synthetic(8, 8))])
+    (point,) = evaluate_settings([Setting("w.jlw", cannot_load)],
+                                 [EvalImage("ok", synthetic(8, 8))])
     assert point.images == [] and "no weights" in point.failures[0].reason
 
 

@@ -75,7 +75,8 @@ def test_stride2_conv_and_shortcut_are_aligned():
     centre = conv(1, 3, stride=2, use_bias=False)
     k3 = jnp.zeros((3, 3, 1, 1)).at[1, 1].set(1.0)
     out3 = centre.apply({"params": {"kernel": k3}}, x)
-    out1 = conv(1, 1, stride=2, use_bias=False).apply({"params": {"kernel": jnp.ones((1, 1, 1, 1))}}, x)
+    ones = {"params": {"kernel": jnp.ones((1, 1, 1, 1))}}
+    out1 = conv(1, 1, stride=2, use_bias=False).apply(ones, x)
     assert out3.shape == out1.shape == (1, 4, 4, 1)
     np.testing.assert_array_equal(out3, out1)
     assert out1[0, 2, 3, 0] == 1.0

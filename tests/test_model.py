@@ -29,8 +29,8 @@ def test_component_counts_n128():
 def test_forward_shapes(tiny_config, tiny_params, h, w):
     model = AsymmetricModel(tiny_config)
     x = jnp.zeros((2, h, w, 3))
-    out = jax.eval_shape(lambda p, x: model.apply({"params": p}, x, rngs={"noise": jax.random.PRNGKey(0)}),
-                         tiny_params, x)
+    rngs = {"noise": jax.random.PRNGKey(0)}
+    out = jax.eval_shape(lambda p, x: model.apply({"params": p}, x, rngs=rngs), tiny_params, x)
     n = tiny_config.latent_channels
     assert out["x_hat"].shape == (2, h, w, 3)
     assert out["likelihoods"]["y"].shape == (2, h // 16, w // 16, n)

@@ -38,7 +38,8 @@ def plot_rd(curves: Sequence[Curve], stem: str | pathlib.Path, metric: str = "ps
         keep = np.isfinite(curve.bpp) & np.isfinite(y)
         axes.plot(curve.bpp[keep], y[keep], marker=MARKERS[i % len(MARKERS)], markersize=4,
                   linewidth=1.2, linestyle="--" if anchor else "-", label=curve.name,
-                  color=colours(2 * i % 20 + i // 10 % 2), markerfacecolor="none" if anchor else None)
+                  color=colours(2 * i % 20 + i // 10 % 2),
+                  markerfacecolor="none" if anchor else None)
         visible.append(y[keep & (curve.bpp <= (max_bpp or np.inf))])
     if max_bpp is not None:
         axes.set_xlim(0.0, max_bpp)

@@ -43,7 +43,9 @@ class Curve:
             raise ValueError(f"metric must be one of {QUALITY_METRICS}, got {metric!r}")
         if metric == "psnr":
             return self.psnr_rgb
-        return None if self.ms_ssim_rgb is None else np.asarray(metrics.ms_ssim_db(self.ms_ssim_rgb))
+        if self.ms_ssim_rgb is None:
+            return None
+        return np.asarray(metrics.ms_ssim_db(self.ms_ssim_rgb))
 
 
 def _mean(values: Sequence[float | None]) -> float | None:

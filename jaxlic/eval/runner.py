@@ -101,7 +101,8 @@ def measure(codec: ImageCodec, image: EvalImage) -> ImageResult:
 
 
 def evaluate(codec: ImageCodec, images: Sequence[EvalImage],
-             on_image: Callable[[], None] = lambda: None) -> tuple[list[ImageResult], list[Skipped]]:
+             on_image: Callable[[], None] = lambda: None
+             ) -> tuple[list[ImageResult], list[Skipped]]:
     """Measure every image; an image the codec fails on is returned as ``Skipped``.
 
     The first image of each shape is coded once untimed beforehand, so that one-off costs

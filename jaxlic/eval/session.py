@@ -20,7 +20,8 @@ def machine() -> str:
     model = platform.processor() or platform.machine()
     try:
         lines = pathlib.Path("/proc/cpuinfo").read_text().splitlines()
-        model = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+        model = next(line.split(":", 1)[1].strip() for line in lines
+                     if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     return f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.machine()}"
