@@ -41,6 +41,9 @@ def get_config() -> ml_collections.ConfigDict:
     # A variable-rate model (model.rate_levels > 0) takes one lambda per quality level
     # instead, ascending; each example draws its level. Empty for the paper's models.
     c.level_lmbdas = ()
+    # With level_lmbdas: one weight per level on each example's whole lambda * D + R
+    # (docs/training.md, "Clipping weighs the qualities"); empty = all 1.
+    c.level_weights = ()
     c.distortion = "mse"  # "mse" (255^2 * MSE) | "ms-ssim" (1 - MS-SSIM)
     c.pq_steps = 20_000  # lambda_1 of the PQF loss is 1 before this step, then 0
     # Only the first this many channels of y count in the rate (for a while after

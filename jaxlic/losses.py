@@ -23,7 +23,8 @@ def bits(likelihood: jax.Array) -> jax.Array:
 
 def rd_loss(x: jax.Array, outputs: dict[str, Any], lmbda: jax.Array | float,
             distortion: str = "mse", pq_weight: jax.Array | float = 0.0,
-            rated_channels: int | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
+            rated_channels: int | None = None,
+            weight: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Loss and metrics of one batch.
 
     Args:
@@ -37,6 +38,8 @@ def rd_loss(x: jax.Array, outputs: dict[str, Any], lmbda: jax.Array | float,
       rated_channels: only the first this many channels of y count in the loss's rate
         (None: all), so that channels added by ``jaxlic.training.widen`` can first learn
         what they are worth to the distortion; the reported ``bpp_y`` counts all.
+      weight: ``[B]``, each example's weight on its own ``lmbda * D + rate`` (None: all
+        1, the batch mean). The PQF term and the metrics are not weighted.
 
     Returns:
       ``(loss, metrics)`` where rates are bits per image pixel of the batch (``bpp``,
@@ -67,7 +70,14 @@ def rd_loss(x: jax.Array, outputs: dict[str, Any], lmbda: jax.Array | float,
             raise ValueError(f"MS-SSIM training needs crops of at least "
                              f"{metrics.min_ms_ssim_size()} pixels, got {x.shape[1:3]}")
         d = 1.0 - ms_ssim
-    weighted = jnp.mean(jnp.broadcast_to(jnp.asarray(lmbda, jnp.float32), d.shape) * d)
-    loss = weighted + rate_y + bpp_z + pq_weight * outputs["pq_loss"]
+    weighted = jnp.broadcast_to(jnp.asarray(lmbda, jnp.float32), d.shape) * d
+    if weight is None:
+        rd = jnp.mean(weighted) + rate_y + bpp_z
+    else:
+        rated = likelihood_y if rated_channels is None else likelihood_y[..., :rated_channels]
+        rates = (jax.vmap(bits)(rated) + jax.vmap(bits)(outputs["likelihoods"]["z"])
+                 ) / (x.shape[1] * x.shape[2])  # [B], bits per pixel of each example
+        rd = jnp.mean(weight * (weighted + rates))
+    loss = rd + pq_weight * outputs["pq_loss"]
     out["loss"] = loss
     return loss, out

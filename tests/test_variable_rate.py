@@ -89,6 +89,14 @@ def test_rd_loss_weights_each_example_by_its_lambda():
     same, _ = rd_loss(x, outputs, jnp.asarray([0.05, 0.05]))
     scalar, _ = rd_loss(x, outputs, 0.05)
     assert float(same) == pytest.approx(float(scalar), rel=1e-6)
+    # Per-example weights on lambda * D + rate (4 bits of y over 64 pixels each).
+    ones, _ = rd_loss(x, outputs, lmbda, weight=jnp.ones(2))
+    assert float(ones) == pytest.approx(float(loss), rel=1e-6)
+    weighted, same_metrics = rd_loss(x, outputs, lmbda, weight=jnp.asarray([3.0, 0.5]))
+    expected = np.mean([3.0 * (0.01 * 255**2 * 0.01 + 4 / 64),
+                        0.5 * (0.1 * 255**2 * 0.04 + 4 / 64)])
+    assert float(weighted) == pytest.approx(float(expected), rel=1e-5)
+    assert float(same_metrics["bpp"]) == float(metrics["bpp"])
 
 
 def test_train_step_draws_levels_and_differentiates_training_loss(vr_config, vr_params):
@@ -119,6 +127,17 @@ def test_train_step_draws_levels_and_differentiates_training_loss(vr_config, vr_
     assert not np.allclose(other["gain_y"]["log_gain"], grads["gain_y"]["log_gain"])
     with pytest.raises(ValueError, match="rate levels"):
         make_train_step(model, tx, LossConfig(0.01))
+    with pytest.raises(ValueError, match="level_weights"):
+        make_train_step(model, tx, LossConfig(0.0, level_lmbdas=QUALITY_LMBDAS,
+                                              level_weights=(1.0, 2.0)))
+    # Level weights scale each example's lambda * D + R (after the PQF phase; the aux
+    # loss of the quantiles is not weighted).
+    weighted = LossConfig(0.0, level_lmbdas=QUALITY_LMBDAS, level_weights=(2.0,) * LEVELS)
+    once, _ = objective(vr_params, batch, key, 20_000, model=model, loss=loss)
+    twice, _ = objective(vr_params, batch, key, 20_000, model=model, loss=weighted)
+    for (path, g2), g in zip(jax.tree_util.tree_leaves_with_path(twice), jax.tree.leaves(once)):
+        if "quantiles" not in jax.tree_util.keystr(path):
+            np.testing.assert_allclose(g2, 2 * g, rtol=2e-4, atol=1e-6)
 
 
 def test_levels_are_stratified_uniform_and_split_invariant():
@@ -240,3 +259,4 @@ def test_eval_measures_each_quality(tmp_path, vr_codec, capsys):
     results = json.loads((tmp_path / "vr.json").read_text())["results"]
     assert results["setting"] == [f"{weights}@q1", f"{weights}@q8"]
     assert results["bpp"][0] < results["bpp"][1]
+

@@ -187,7 +187,8 @@ def loss_config(config: ml_collections.ConfigDict) -> LossConfig:
     """The step's objective from a training configuration."""
     # .get: configurations saved before the field existed (width_comparison reads them)
     return LossConfig(config.lmbda, config.distortion, config.pq_steps,
-                      tuple(config.level_lmbdas), config.get("rated_channels"))
+                      tuple(config.level_lmbdas), config.get("rated_channels"),
+                      tuple(config.get("level_weights", ())))
 
 
 class _Run:

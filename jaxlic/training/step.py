@@ -58,8 +58,11 @@ class LossConfig:
 
     ``level_lmbdas`` (one lambda per quality level, ascending) trains a variable-rate
     model instead: each example draws a level (``draw_levels``) and is weighted by its lambda;
-    ``lmbda`` is then unused. ``rated_channels`` leaves the channels of y from that index
-    on out of the rate (see ``rd_loss``; None: all count).
+    ``lmbda`` is then unused. ``level_weights`` (one per level, or empty: all 1) weigh each
+    example's whole ``lambda * D + R`` by its level's, e.g. to even out the levels'
+    gradients (docs/training.md, "Clipping weighs the qualities"). ``rated_channels``
+    leaves the channels of y from that index on out of the rate (see ``rd_loss``; None:
+    all count).
     """
 
     lmbda: float
@@ -67,6 +70,7 @@ class LossConfig:
     pq_steps: int = 20_000
     level_lmbdas: tuple[float, ...] = ()
     rated_channels: int | None = None
+    level_weights: tuple[float, ...] = ()
 
 
 def draw_levels(rng: jax.Array, example_ids: jax.Array, levels: int) -> jax.Array:
@@ -105,16 +109,18 @@ def training_loss(params: Any, batch: jax.Array, key: jax.Array, step: jax.Array
     if example_ids is None:
         example_ids = jnp.arange(batch.shape[0])
     noise_rng, level_rng = jax.random.split(key)
-    lmbda, extra = loss.lmbda, {}
+    lmbda, weight, extra = loss.lmbda, None, {}
     if loss.level_lmbdas:
         if level is None:
             level = draw_levels(level_rng, example_ids, len(loss.level_lmbdas))
         lmbda = jnp.asarray(loss.level_lmbdas, jnp.float32)[level]
+        if loss.level_weights:
+            weight = jnp.asarray(loss.level_weights, jnp.float32)[level]
         extra["level"] = level.astype(jnp.float32)
     outputs = model.apply({"params": params}, batch, train=True, example_ids=example_ids,
                           rngs={"noise": noise_rng}, **extra)
     value, metrics = rd_loss(batch, outputs, lmbda, loss.distortion,
-                             pq_weight(step, loss.pq_steps), loss.rated_channels)
+                             pq_weight(step, loss.pq_steps), loss.rated_channels, weight)
     aux = factorized.aux_loss(params["entropy_bottleneck"])
     metrics["aux_loss"] = aux
     return value + aux, metrics
@@ -185,5 +191,8 @@ def make_train_step(model: AsymmetricModel, tx: optax.GradientTransformation,
     if len(loss.level_lmbdas) != model.config.rate_levels:
         raise ValueError(f"the model has {model.config.rate_levels} rate levels but the loss "
                          f"gives {len(loss.level_lmbdas)} lambdas (level_lmbdas)")
+    if loss.level_weights and len(loss.level_weights) != len(loss.level_lmbdas):
+        raise ValueError(f"{len(loss.level_weights)} level_weights for "
+                         f"{len(loss.level_lmbdas)} levels")
     return functools.partial(train_step, model=model, tx=tx, loss=loss, axis_name=axis_name,
                              ema_decay=ema_decay)
