@@ -39,7 +39,8 @@ def rd_loss(x: jax.Array, outputs: dict[str, Any], lmbda: jax.Array | float,
         (None: all), so that channels added by ``jaxlic.training.widen`` can first learn
         what they are worth to the distortion; the reported ``bpp_y`` counts all.
       weight: ``[B]``, each example's weight on its own ``lmbda * D + rate`` (None: all
-        1, the batch mean). The PQF term and the metrics are not weighted.
+        1, the batch mean). The PQF term and the reported rates and distortion are not
+        weighted; the reported ``loss`` is.
 
     Returns:
       ``(loss, metrics)`` where rates are bits per image pixel of the batch (``bpp``,

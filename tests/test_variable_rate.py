@@ -127,9 +127,10 @@ def test_train_step_draws_levels_and_differentiates_training_loss(vr_config, vr_
     assert not np.allclose(other["gain_y"]["log_gain"], grads["gain_y"]["log_gain"])
     with pytest.raises(ValueError, match="rate levels"):
         make_train_step(model, tx, LossConfig(0.01))
-    with pytest.raises(ValueError, match="level_weights"):
-        make_train_step(model, tx, LossConfig(0.0, level_lmbdas=QUALITY_LMBDAS,
-                                              level_weights=(1.0, 2.0)))
+    for bad in [(1.0, 2.0), (1.0,) * (LEVELS - 1) + (0.0,)]:
+        with pytest.raises(ValueError, match="level_weights"):
+            make_train_step(model, tx, LossConfig(0.0, level_lmbdas=QUALITY_LMBDAS,
+                                                  level_weights=bad))
     # Level weights scale each example's lambda * D + R (after the PQF phase; the aux
     # loss of the quantiles is not weighted).
     weighted = LossConfig(0.0, level_lmbdas=QUALITY_LMBDAS, level_weights=(2.0,) * LEVELS)

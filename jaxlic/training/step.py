@@ -191,8 +191,9 @@ def make_train_step(model: AsymmetricModel, tx: optax.GradientTransformation,
     if len(loss.level_lmbdas) != model.config.rate_levels:
         raise ValueError(f"the model has {model.config.rate_levels} rate levels but the loss "
                          f"gives {len(loss.level_lmbdas)} lambdas (level_lmbdas)")
-    if loss.level_weights and len(loss.level_weights) != len(loss.level_lmbdas):
-        raise ValueError(f"{len(loss.level_weights)} level_weights for "
-                         f"{len(loss.level_lmbdas)} levels")
+    if loss.level_weights and (len(loss.level_weights) != len(loss.level_lmbdas)
+                               or min(loss.level_weights) <= 0):
+        raise ValueError(f"level_weights must be {len(loss.level_lmbdas)} positive numbers, "
+                         f"one per level, got {loss.level_weights}")
     return functools.partial(train_step, model=model, tx=tx, loss=loss, axis_name=axis_name,
                              ema_decay=ema_decay)
