@@ -260,4 +260,3 @@ def test_eval_measures_each_quality(tmp_path, vr_codec, capsys):
     results = json.loads((tmp_path / "vr.json").read_text())["results"]
     assert results["setting"] == [f"{weights}@q1", f"{weights}@q8"]
     assert results["bpp"][0] < results["bpp"][1]
-
