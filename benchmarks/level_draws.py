@@ -35,7 +35,7 @@ import numpy as np
 
 from jaxlic import AsymmetricModel, ModelConfig
 from jaxlic.training import training_loss
-from jaxlic.training.optim import is_aux_param
+from jaxlic.training.optim import main_grad_norm
 from jaxlic.training.step import draw_levels
 from train.checkpoint import Checkpointer
 from train.input_pipeline import load_pool, sample_crops
@@ -77,9 +77,7 @@ def level_norms(spec: str, batches: int, batch_size: int) -> np.ndarray:
     """``[levels, batches]``: the global norm of the gradient of all parameters but the
     quantiles, every example of batch ``b`` at the level."""
     grad, levels = gradient_fn(spec, batch_size)
-    norm = jax.jit(lambda g: jnp.sqrt(sum(
-        jnp.sum(jnp.square(v)) for path, v in jax.tree_util.tree_leaves_with_path(g)
-        if not is_aux_param(path))))
+    norm = jax.jit(main_grad_norm)
     return np.array([[float(norm(grad(jax.random.PRNGKey(b), jnp.full(batch_size, level))))
                       for b in range(batches)] for level in range(levels)])
 

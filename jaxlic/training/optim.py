@@ -36,6 +36,14 @@ def is_aux_param(path: tuple[Any, ...]) -> bool:
     return any(getattr(k, "key", None) == "quantiles" for k in path)
 
 
+def main_grad_norm(grads: Any) -> jax.Array:
+    """Global norm of the gradient of every parameter but the quantiles: what the main
+    optimiser's ``clip_norm`` clips."""
+    return jnp.sqrt(sum(jnp.sum(jnp.square(g))
+                        for path, g in jax.tree_util.tree_leaves_with_path(grads)
+                        if not is_aux_param(path)))
+
+
 def param_labels(params: Any) -> Any:
     """``"aux"`` for the quantiles, ``"main"`` for everything else (same tree as params)."""
     return jax.tree_util.tree_map_with_path(

@@ -14,7 +14,7 @@ import optax
 from jaxlic.entropy import factorized
 from jaxlic.losses import rd_loss
 from jaxlic.models import AsymmetricModel
-from jaxlic.training.optim import is_aux_param, pq_weight
+from jaxlic.training.optim import main_grad_norm, pq_weight
 
 
 @flax.struct.dataclass
@@ -155,11 +155,9 @@ def train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
         grads = jax.lax.pmean(grads, axis_name)
         metrics = jax.lax.pmean(metrics, axis_name)
     # One scalar decides: the squared norm is finite iff every gradient entry is.
-    squares = [(is_aux_param(path), jnp.sum(jnp.square(g)))
-               for path, g in jax.tree_util.tree_leaves_with_path(grads)]
-    main_sq = sum(sq for aux, sq in squares if not aux)
-    finite = jnp.isfinite(metrics["loss"]) & jnp.isfinite(sum(sq for _, sq in squares))
-    metrics["grad_norm"] = jnp.sqrt(main_sq)
+    grad_sq = sum(jnp.sum(jnp.square(g)) for g in jax.tree_util.tree_leaves(grads))
+    finite = jnp.isfinite(metrics["loss"]) & jnp.isfinite(grad_sq)
+    metrics["grad_norm"] = main_grad_norm(grads)  # its squares are grad_sq's (XLA's CSE)
 
     def apply(operands):
         params, opt_state = operands
